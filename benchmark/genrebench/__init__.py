@@ -8,13 +8,18 @@ A plugin imports only from here::
 from genrebench.dataset import Dataset, Problem, Split, Track
 from genrebench.hookspecs import hookimpl, hookspec
 from genrebench.specs import (
+    Calibration,
+    CalibratorSpec,
     DatasetSpec,
+    EnsembleMember,
+    EnsembleSpec,
     ExperimentSpec,
     FeatureSpec,
     MetricSpec,
     Model,
     ModelSetup,
     ModelSpec,
+    Reported,
     Segments,
     SplitRequest,
     Task,
@@ -23,8 +28,12 @@ from genrebench.specs import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Calibration",
+    "CalibratorSpec",
     "Dataset",
     "DatasetSpec",
+    "EnsembleMember",
+    "EnsembleSpec",
     "ExperimentSpec",
     "FeatureSpec",
     "MetricSpec",
@@ -32,6 +41,7 @@ __all__ = [
     "ModelSetup",
     "ModelSpec",
     "Problem",
+    "Reported",
     "Segments",
     "Split",
     "SplitRequest",

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrebench.specs import DatasetSpec, ExperimentSpec, FeatureSpec, MetricSpec, ModelSpec
+    from genrebench.specs import (
+        CalibratorSpec,
+        DatasetSpec,
+        EnsembleSpec,
+        ExperimentSpec,
+        FeatureSpec,
+        MetricSpec,
+        ModelSpec,
+    )
 
 PROJECT = "genrebench"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -49,6 +57,18 @@ def genrebench_register_metrics() -> list[MetricSpec] | None:
 def genrebench_register_experiments() -> list[ExperimentSpec] | None:
     """Called once at start-up.  Return :class:`~genrebench.specs.ExperimentSpec` objects:
     a paper's recipe binding a feature, a model and a protocol."""
+
+
+@hookspec
+def genrebench_register_calibrators() -> list[CalibratorSpec] | None:
+    """Called once at start-up.  Return :class:`~genrebench.specs.CalibratorSpec` objects:
+    post-hoc calibrators fitted on validation probabilities (temperature scaling, ...)."""
+
+
+@hookspec
+def genrebench_register_ensembles() -> list[EnsembleSpec] | None:
+    """Called once at start-up.  Return :class:`~genrebench.specs.EnsembleSpec` objects:
+    combinations of experiments evaluated from their saved predictions after they ran."""
 
 
 # --------------------------------------------------------------------------- run lifecycle

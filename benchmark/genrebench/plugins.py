@@ -29,7 +29,15 @@ BUILTIN_PLUGINS = (
     "genrebench.builtin.synthetic",
     "genrebench.builtin.datasets",
 )
-KINDS = ("datasets", "features", "models", "metrics", "experiments")
+KINDS = (
+    "datasets",
+    "features",
+    "models",
+    "metrics",
+    "experiments",
+    "calibrators",
+    "ensembles",
+)
 ENV_DISABLE = "GENREBENCH_DISABLE_PLUGIN_AUTOLOAD"
 ENV_ONLY = "GENREBENCH_PLUGINS"
 

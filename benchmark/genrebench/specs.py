@@ -6,7 +6,7 @@ subclasses them.  A plugin author only fills these in: see the README's plugin g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -170,6 +170,23 @@ class SplitRequest:
 
 
 @dataclass(frozen=True)
+class Reported:
+    """A number a paper reports for an experiment, for the report's *paper vs ours* table.
+
+    ``metric`` is a leaderboard column (``accuracy``, ``accuracy_raw``, ``roc_auc_micro``,
+    ...), ``value`` a fraction (0.491, not 49.1), ``dataset`` the data the paper used
+    (``"gtzan"``, ``"fma-small"``, ...), ``source`` where in the paper it stands
+    (``"Table 2"``) and ``note`` anything a reader must know to compare (split, granularity).
+    """
+
+    metric: str
+    value: float
+    dataset: str = ""
+    source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     """A paper's recipe: a feature, a model and a protocol, runnable on any data set of a
     matching task type.
@@ -202,3 +219,70 @@ class ExperimentSpec:
     description: str = ""
     #: Citation of the paper reproduced, shown by ``genrebench list``.
     paper: str = ""
+    #: What the paper reports for this experiment (see :class:`Reported`).
+    reported: tuple[Reported, ...] = ()
+    #: Post-hoc calibrator fitted on the validation tracks (a registered calibrator name,
+    #: or ``"none"``); ``--calibration`` overrides it.
+    calibration: str = "temperature"
+    #: Non-empty when the experiment needs pretrained weights the user must provide: what
+    #: file or folder, and the option or environment variable that points at it.  Shown by
+    #: ``genrebench list``; suites leave such experiments out.
+    requires_weights: str = ""
+
+
+# --------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class CalibratorSpec:
+    """A post-hoc calibrator of per-track probabilities.
+
+    ``fit(valid_probs, valid_labels, task)`` gets the validation tracks' aggregated
+    probabilities ``(n, n_classes)`` and their labels (class indices, or a 0/1 matrix for
+    multi-label tasks) and returns a :class:`Calibration`, or raises ``ValueError`` with
+    the reason when it cannot fit (the job then reports the reason and goes on).
+    """
+
+    name: str
+    fit: Callable[[np.ndarray, np.ndarray, Task], Calibration]
+    tasks: tuple[Task, ...] = TASKS
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted calibrator: ``transform(probs) -> probs`` of the same shape, and the fitted
+    parameters to report (for example ``{"temperature": 1.4}``)."""
+
+    transform: Callable[[np.ndarray], np.ndarray]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- ensembles
+@dataclass(frozen=True)
+class EnsembleMember:
+    """What an ensemble rule sees of one member experiment on one data set and seed: its
+    aggregated per-track probabilities on the test and validation tracks (same track
+    order for every member; ``valid`` is ``None`` when the split has no validation part)."""
+
+    experiment: str
+    test: np.ndarray
+    valid: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """An ensemble of already-run experiments, evaluated from their saved predictions.
+
+    It runs after its ``members`` on the same data set, split, profile and seed and gets
+    its own leaderboard row.  ``rule`` is ``"mean"`` (mean probability), ``"vote"`` (share
+    of members whose top class each class is; single-label) or a function
+    ``rule(members, y_valid, task) -> test probabilities`` that may use the members'
+    validation predictions (``y_valid``: the validation labels, or ``None``).
+    """
+
+    name: str
+    members: tuple[str, ...]
+    rule: str | Callable[[Sequence[EnsembleMember], np.ndarray | None, Task], np.ndarray] = "mean"
+    tasks: tuple[Task, ...] = ("single-label",)
+    description: str = ""
+    paper: str = ""
+    reported: tuple[Reported, ...] = ()
