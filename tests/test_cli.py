@@ -7,14 +7,17 @@ import json
 import pytest
 
 from genrebench.cli import main
+from genrebench.plugins import KINDS
 
 
-def test_list_json_has_five_kinds_with_name_and_plugin(capsys):
+def test_list_json_has_every_kind_with_name_and_plugin(capsys):
     assert main(["list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert set(listing) == {"datasets", "features", "models", "metrics", "experiments"}
+    assert set(listing) == set(KINDS)
+    for kind in ("datasets", "features", "models", "metrics", "experiments"):
+        assert listing[kind]
     for items in listing.values():
-        assert items and all({"name", "plugin"} <= set(i) for i in items)
+        assert all({"name", "plugin"} <= set(i) for i in items)
     assert {"name": "example/centroid", "plugin": "example"}.items() <= next(
         i for i in listing["experiments"] if i["name"] == "example/centroid"
     ).items()
