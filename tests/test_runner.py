@@ -219,3 +219,33 @@ def test_experiment_naming_an_unknown_model_fails_with_the_nearest_name(tmp_path
     results = {r["experiment"]: r for r in Runner(registry, options).run(jobs)}
     assert results["example/centroid"]["status"] == "ok"
     assert "Did you mean 'example/nearest-centroid'" in results["test/typo"]["error"]
+
+
+def test_job_saves_validation_predictions_and_a_class_report_that_match_the_test_predictions(
+    tmp_path,
+):
+    args = [*EXAMPLE, "--split", "stratified", "--split-ratios", "train=0.5,valid=0.25,test=0.25"]
+    assert main(["run", *args, "--out", str(tmp_path)]) == 0
+    folder = run_dirs(tmp_path)[0]
+    saved = json.loads((folder / "metrics.json").read_text())
+    classes = saved["classes"]
+    valid = pd.read_csv(folder / "valid_predictions.csv")
+    assert len(valid) == saved["n_valid_tracks"] > 0
+    assert list(valid.columns) == ["track_id", "label", *[f"p_{c}" for c in classes]]
+    test = pd.read_csv(folder / "predictions.csv")
+    assert not set(valid["track_id"]) & set(test["track_id"])
+
+    predicted = test[[f"p_{c}" for c in classes]].to_numpy().argmax(axis=1)
+    true = test["label"].map(classes.index).to_numpy()
+    confusion = pd.read_csv(folder / "confusion_matrix.csv").set_index("true")
+    assert list(confusion.index) == list(confusion.columns) == classes
+    for i, t in enumerate(classes):
+        for j, p in enumerate(classes):
+            assert confusion.loc[t, p] == np.sum((true == i) & (predicted == j))
+    per_class = pd.read_csv(folder / "per_class.csv").set_index("class")
+    for i, c in enumerate(classes):
+        tp = np.sum((true == i) & (predicted == i))
+        assert per_class.loc[c, "support"] == np.sum(true == i)
+        recall = tp / max(np.sum(true == i), 1)
+        assert per_class.loc[c, "recall"] == pytest.approx(recall)
+    assert np.mean(per_class["f1"]) == pytest.approx(saved["metrics"]["f1_macro"])

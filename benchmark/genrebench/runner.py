@@ -1,12 +1,14 @@
-"""Running experiments: plan the (experiment x data set x seed) jobs, then for each one
-split, extract features, train, predict, aggregate, evaluate and save.
+"""Running experiments: plan the (experiment x data set x seed) jobs, then run each one as
+the sequence of stages in :mod:`genrebench.stages` and save its files.
 
 Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``:
-``predictions.csv`` (per track), ``segment_predictions.csv`` (when tracks have several
-segments), ``metrics.json`` (written last, atomically: its presence marks the job finished)
-and ``provenance.json``.  Started again, a run skips every job whose ``metrics.json`` is
-complete for the same configuration, and the feature cache spares the extraction.  A job
-that raises is saved as failed with its reason, and the others go on.
+``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
+the split has a validation part), ``segment_predictions.csv`` (when tracks have several
+segments), ``per_class.csv`` and ``confusion_matrix.csv``, ``metrics.json`` (written last,
+atomically: its presence marks the job finished) and ``provenance.json``.  Started again,
+a run skips every job whose ``metrics.json`` is complete for the same configuration, and
+the feature cache spares the extraction.  A job that raises is saved as failed with its
+reason, and the others go on.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import os
-import random
 import sys
 import time
 import traceback
@@ -24,19 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from genrebench import __version__
-from genrebench.aggregation import aggregate_tracks, get_aggregation
+from genrebench import __version__, outputs, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
-from genrebench.dataset import Dataset, Split
+from genrebench.dataset import Dataset
 from genrebench.errors import ConfigError
-from genrebench.features import extract_all
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
-from genrebench.segments import cut
-from genrebench.specs import PROFILES, ExperimentSpec, ModelSetup, SplitRequest
+from genrebench.specs import PROFILES, ExperimentSpec, SplitRequest
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +187,9 @@ class Runner:
         folder = self.job_dir(job)
         config = self.job_config(job)
         digest = config_hash(config)
-        finished = _read_json(folder / "metrics.json")
+        finished = outputs.read_json(folder / "metrics.json")
         if finished and finished.get("status") == "ok" and finished.get("config_hash") == digest:
-            earlier = _read_json(folder / "provenance.json") or {}
+            earlier = outputs.read_json(folder / "provenance.json") or {}
             self.skipped.update(
                 {p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])}
             )
@@ -230,137 +224,48 @@ class Runner:
         provenance["environment"] = environment()
         provenance["plugins"] = self._plugin_versions(job)
         result.setdefault("cost", {})["total_seconds"] = provenance["wall_seconds"]
-        _write_json(folder / "provenance.json", provenance)
-        _write_json(folder / "metrics.json", result)  # last: marks the job finished
+        outputs.write_json(folder / "provenance.json", provenance)
+        outputs.write_json(folder / "metrics.json", result)  # last: marks the job finished
         self.registry.pm.hook.genrebench_run_finished(result=result)
         return result
 
-    def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:
-        exp, opts = job.experiment, self.options
-        feature = self.registry.get("features", exp.feature)
-        model_spec = self.registry.get("models", exp.model)
-        budget = dict(exp.profiles.get(opts.profile, {}))
-        dataset = self.dataset(job)
-        if dataset.task not in model_spec.tasks:
-            raise ConfigError(f"model {model_spec.name!r} does not support {dataset.task} data")
-        split = dataset.split(self.split_request(exp), seed=opts.split_seed)
-        split = _limit(split, dataset, budget, opts.split_seed)
-        provenance["split"] = {
-            "scheme": split.scheme,
-            "note": split.note,
-            **{p: len(split.part(p)) for p in ("train", "valid", "test")},
-        }
-        provenance["dataset_notes"] = list(dataset.notes)
-
-        # Features: every track of the split, skipping those that fail.
-        wanted = [dataset.track(t) for t in split.train + split.valid + split.test]
-        extracted = extract_all(feature, wanted, self.cache, jobs=opts.jobs, progress=opts.progress)
-        problems = list(dataset.problems) + extracted.problems
-        provenance["skipped_tracks"] = [vars(p) for p in problems]
-        self.skipped.update({p.track_id: p.reason for p in problems})
-        self.notes.update(n for n in [*dataset.notes, split.note] if n)
-        provenance["features"] = {
-            "seconds": round(extracted.seconds, 3),
-            "cache_hits": extracted.cache_hits,
-            "computed": extracted.computed,
-        }
-        ok = extracted.arrays
-        train = [t for t in split.train if t in ok]
-        valid = [t for t in split.valid if t in ok]
-        test = [t for t in split.test if t in ok]
-        if not train or not test:
-            raise ConfigError(
-                f"no usable {'training' if not train else 'test'} tracks left after "
-                f"skipping {len(problems)} unreadable ones"
-            )
-
-        seg = exp.segments
-        x_train, own_train = cut(
-            [ok[t] for t in train], train, seg, feature, seg.train_count, job.seed
-        )
-        y_all_train = dataset.label_matrix(train)
-        x_valid = y_valid = None
-        if valid:
-            x_valid, own_valid = cut(
-                [ok[t] for t in valid], valid, seg, feature, seg.test_count, job.seed
-            )
-            y_valid = dataset.label_matrix(valid)[own_valid]
-        x_test, own_test = cut([ok[t] for t in test], test, seg, feature, seg.test_count, job.seed)
-
-        setup = ModelSetup(
-            task=dataset.task,
-            classes=list(dataset.classes),
-            input_shape=tuple(x_train.shape[1:]),
+    def context(self, job: Job) -> stages.JobContext:
+        """Everything the job's stages need, resolved from the registry and the options."""
+        exp = job.experiment
+        model, dataset = self.registry.get("models", exp.model), self.dataset(job)
+        if dataset.task not in model.tasks:
+            raise ConfigError(f"model {model.name!r} does not support {dataset.task} data")
+        return stages.JobContext(
+            experiment=exp,
+            feature=self.registry.get("features", exp.feature),
+            model=model,
+            metrics=self.registry.specs("metrics"),
+            dataset=dataset,
+            split_request=self.split_request(exp),
+            split_seed=self.options.split_seed,
             seed=job.seed,
+            budget=dict(exp.profiles.get(self.options.profile, {})),
             device=self.device,
-            params=dict(exp.model_params),
-            budget=budget,
-            progress=opts.progress,
+            cache=self.cache,
+            jobs=self.options.jobs,
+            progress=self.options.progress,
         )
-        _seed_everything(job.seed)
-        model = model_spec.create(setup)
-        t0 = time.perf_counter()
-        model.fit(x_train, y_all_train[own_train], x_valid, y_valid)
-        train_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        seg_probs = np.asarray(model.predict_proba(x_test), dtype=np.float64)
-        inference_seconds = time.perf_counter() - t0
-        _check_probs(seg_probs, len(x_test), len(dataset.classes), dataset.task, model_spec.name)
-        if hasattr(model, "history"):
-            provenance["training_history"] = jsonable(model.history)
 
-        track_probs = aggregate_tracks(
-            seg_probs, own_test, len(test), exp.aggregation, dataset.task
-        )
-        y_test = dataset.label_matrix(test)
-        threshold = float(getattr(model, "threshold", 0.5))
-        metrics = self.metrics(dataset.task, y_test, track_probs, threshold)
-        metrics.update(_extra_accuracies(exp, dataset.task, seg_probs, own_test, y_test))
-
-        _save_predictions(folder / "predictions.csv", test, y_test, track_probs, dataset)
-        if len(own_test) > len(test):
-            _save_predictions(
-                folder / "segment_predictions.csv",
-                [test[i] for i in own_test],
-                y_test[own_test],
-                seg_probs,
-                dataset,
-            )
-        n_params = model.n_parameters() if hasattr(model, "n_parameters") else None
-        return {
-            "task": dataset.task,
-            "classes": list(dataset.classes),
-            "aggregation": exp.aggregation,
-            "threshold": threshold,
-            "split": split.scheme,
-            "n_train_tracks": len(train),
-            "n_valid_tracks": len(valid),
-            "n_test_tracks": len(test),
-            "n_skipped_tracks": len(problems),
-            "metrics": metrics,
-            "cost": {
-                "feature_seconds": round(extracted.seconds, 3),
-                "train_seconds": round(train_seconds, 3),
-                "inference_seconds_per_track": inference_seconds / len(test),
-                "n_parameters": n_params,
-            },
-        }
+    def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+        ctx = self.context(job)
+        ctx.provenance = provenance
+        split = stages.choose_tracks(ctx)
+        features = stages.extract_features(ctx, split)
+        self.skipped.update({p.track_id: p.reason for p in features.problems})
+        self.notes.update(n for n in [*ctx.dataset.notes, split.note] if n)
+        inputs = stages.cut_segments(ctx, split, features)
+        trained = stages.train_model(ctx, inputs)
+        predictions = stages.predict_tracks(ctx, trained, inputs)
+        metrics = stages.score(ctx, predictions)
+        save_job_files(folder, predictions)
+        return _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
 
     # ------------------------------------------------------------------ pieces
-    def metrics(
-        self, task: str, y: np.ndarray, probs: np.ndarray, threshold: float
-    ) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for spec in self.registry.specs("metrics"):
-            if spec.task != task:
-                continue
-            value = spec.compute(y, probs, threshold)
-            if isinstance(value, Mapping):
-                values.update({k: float(v) for k, v in value.items()})
-            else:
-                values[spec.name] = float(value)
-        return values
-
     def data_root(self, job: Job) -> Path | None:
         # --data-root belongs to the data sets named with --dataset; embedded sets run
         # without one use their default location.
@@ -405,32 +310,56 @@ class Runner:
         return out
 
 
-def _limit(split: Split, dataset: Dataset, budget: Mapping[str, Any], seed: int) -> Split:
-    """Apply ``max_train_tracks`` / ``max_valid_tracks`` / ``max_test_tracks`` from the
-    budget: a seeded subset
-    that takes the classes in turn, so every class keeps tracks."""
-
-    def take(ids: list[str], limit: Any) -> list[str]:
-        if limit is None or len(ids) <= int(limit):
-            return ids
-        rng = np.random.default_rng(seed)
-        by_class: dict[str, list[str]] = {}
-        for t in ids:
-            by_class.setdefault(dataset.track(t).labels[0], []).append(t)
-        queues = [list(rng.permutation(v)) for _, v in sorted(by_class.items())]
-        chosen: list[str] = []
-        while len(chosen) < int(limit):
-            for q in queues:
-                if q and len(chosen) < int(limit):
-                    chosen.append(str(q.pop()))
-        return sorted(chosen)
-
-    return replace(
-        split,
-        train=take(split.train, budget.get("max_train_tracks")),
-        valid=take(split.valid, budget.get("max_valid_tracks")),
-        test=take(split.test, budget.get("max_test_tracks")),
+def save_job_files(folder: Path, predictions: stages.Predictions) -> None:
+    """The job's per-track predictions (test, validation, test segments) and its per-class
+    report, in the formats of :mod:`genrebench.outputs`."""
+    p = predictions
+    outputs.save_predictions(
+        folder / "predictions.csv", p.test_ids, p.y_test, p.test_probs, p.classes, p.task
     )
+    if p.valid_probs is not None:
+        outputs.save_predictions(
+            folder / "valid_predictions.csv",
+            p.valid_ids,
+            p.y_valid,
+            p.valid_probs,
+            p.classes,
+            p.task,
+        )
+    if len(p.owner_test) > len(p.test_ids):
+        outputs.save_predictions(
+            folder / "segment_predictions.csv",
+            [p.test_ids[i] for i in p.owner_test],
+            p.y_test[p.owner_test],
+            p.test_segment_probs,
+            p.classes,
+            p.task,
+        )
+    outputs.save_class_report(folder, p.y_test, p.test_probs, p.classes, p.task, p.threshold)
+
+
+def _summary(ctx, inputs, trained, predictions, metrics, feature_seconds) -> dict[str, Any]:
+    """The body of ``metrics.json`` for a finished job."""
+    model = trained.model
+    return {
+        "task": ctx.task,
+        "classes": list(ctx.dataset.classes),
+        "aggregation": ctx.experiment.aggregation,
+        "threshold": predictions.threshold,
+        "split": ctx.provenance["split"]["scheme"],
+        "n_train_tracks": len(inputs.train_ids),
+        "n_valid_tracks": len(inputs.valid_ids),
+        "n_test_tracks": len(inputs.test_ids),
+        "n_skipped_tracks": len(inputs.problems),
+        "metrics": metrics,
+        "cost": {
+            "feature_seconds": round(feature_seconds, 3),
+            "train_seconds": round(trained.seconds, 3),
+            "inference_seconds_per_track": predictions.inference_seconds
+            / len(predictions.test_ids),
+            "n_parameters": model.n_parameters() if hasattr(model, "n_parameters") else None,
+        },
+    }
 
 
 def _headline(result: dict[str, Any]) -> str:
@@ -441,64 +370,3 @@ def _headline(result: dict[str, Any]) -> str:
     if result.get("task") == "multi-label":
         names = ["accuracy", "label_accuracy", "roc_auc"]
     return ", ".join(f"{n} {m[n]:.3f}" for n in names if n in m)
-
-
-def _extra_accuracies(exp, task, seg_probs, owner, y_test) -> dict[str, float]:
-    """Segment-level accuracy (``accuracy_raw``) and the track accuracy of each extra
-    aggregation (``accuracy_<name>``), for single-label tasks."""
-    if task != "single-label":
-        return {}
-    extra: dict[str, float] = {}
-    if len(owner) > len(y_test):
-        extra["accuracy_raw"] = float(np.mean(seg_probs.argmax(axis=1) == y_test[owner]))
-    for name in exp.extra_aggregations:
-        get_aggregation(name)
-        agg = aggregate_tracks(seg_probs, owner, len(y_test), name, task)
-        extra[f"accuracy_{name}"] = float(np.mean(agg.argmax(axis=1) == y_test))
-    return extra
-
-
-def _check_probs(probs: np.ndarray, n: int, n_classes: int, task: str, model: str) -> None:
-    if probs.shape != (n, n_classes):
-        raise ValueError(
-            f"model {model!r} returned probabilities of shape {probs.shape}, "
-            f"expected ({n}, {n_classes})"
-        )
-    if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
-        raise ValueError(f"model {model!r} returned values outside [0, 1] or NaN")
-    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
-        raise ValueError(f"model {model!r} returned single-label rows that do not sum to 1")
-
-
-def _save_predictions(path: Path, track_ids, y, probs, dataset: Dataset) -> None:
-    """``track_id``, ``label`` (several joined by ``|``) and ``p_<class>`` per row."""
-    classes = dataset.classes
-    if dataset.task == "single-label":
-        labels = [classes[i] for i in y]
-    else:
-        labels = ["|".join(c for c, on in zip(classes, row, strict=True) if on) for row in y]
-    frame = pd.DataFrame({"track_id": list(track_ids), "label": labels})
-    frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.8g")
-    os.replace(tmp, path)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(jsonable(payload), indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)

@@ -1,0 +1,124 @@
+"""The files a job leaves in its folder, written atomically (a unique temporary file in the
+same folder, then ``os.replace``), so a reader never sees half a file and two writers never
+share a temporary name.
+
+``predictions.csv`` / ``valid_predictions.csv`` / ``segment_predictions.csv``: ``track_id``,
+``label`` (several joined by ``|``) and ``p_<class>`` per row.  ``per_class.csv``: precision,
+recall, F1 and support per class (per label for multi-label tasks).
+``confusion_matrix.csv``: true classes down, predicted classes across (single-label), or
+``tn, fp, fn, tp`` per label (multi-label).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genrebench.provenance import jsonable
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a fresh temporary file beside ``path``, then move it into
+    place; the temporary file is removed if ``write`` fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    text = json.dumps(jsonable(payload), indent=2) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when it is missing or unreadable."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    write_atomic(
+        path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g", encoding="utf-8")
+    )
+
+
+def label_strings(classes: Sequence[str], y: np.ndarray, task: str) -> list[str]:
+    """Class names of class indices, or ``|``-joined names of multi-hot rows."""
+    if task == "single-label":
+        return [classes[i] for i in y]
+    return ["|".join(c for c, on in zip(classes, row, strict=True) if on) for row in y]
+
+
+def save_predictions(
+    path: Path,
+    track_ids: Sequence[str],
+    y: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    task: str,
+) -> None:
+    """One row per track (or segment): id, true label(s), one probability per class."""
+    frame = pd.DataFrame({"track_id": list(track_ids), "label": label_strings(classes, y, task)})
+    frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
+    write_csv(path, frame)
+
+
+def save_class_report(
+    folder: Path,
+    y: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    task: str,
+    threshold: float,
+) -> None:
+    """``per_class.csv`` and ``confusion_matrix.csv`` of the test tracks' predictions
+    (argmax for single-label tasks, ``probs >= threshold`` for multi-label tasks)."""
+    from sklearn.metrics import (
+        confusion_matrix,
+        multilabel_confusion_matrix,
+        precision_recall_fscore_support,
+    )
+
+    labels = np.arange(len(classes))
+    if task == "single-label":
+        predicted = probs.argmax(axis=1)
+        matrix = confusion_matrix(y, predicted, labels=labels)
+        confusion = pd.DataFrame(matrix, columns=list(classes))
+        confusion.insert(0, "true", list(classes))
+    else:
+        predicted = (probs >= threshold).astype(int)
+        matrices = multilabel_confusion_matrix(y, predicted, labels=labels)
+        confusion = pd.DataFrame(
+            matrices.reshape(len(classes), 4), columns=["tn", "fp", "fn", "tp"]
+        )
+        confusion.insert(0, "label", list(classes))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, predicted, labels=labels, zero_division=0
+    )
+    per_class = pd.DataFrame(
+        {
+            "class": list(classes),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+    )
+    write_csv(folder / "per_class.csv", per_class)
+    write_csv(folder / "confusion_matrix.csv", confusion)

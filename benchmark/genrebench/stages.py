@@ -1,0 +1,337 @@
+"""The stages of one job (experiment x data set x seed), in the order data flows:
+
+    split = choose_tracks(ctx)                      # data set -> train/valid/test track ids
+    features = extract_features(ctx, split)         # audio -> cached feature arrays
+    inputs = cut_segments(ctx, split, features)     # arrays -> model inputs and labels
+    trained = train_model(ctx, inputs)              # inputs -> fitted model
+    predictions = predict_tracks(ctx, trained, inputs)  # model -> per-track probabilities
+    metrics = score(ctx, predictions)               # probabilities -> metric values
+
+Each stage is a plain function of a :class:`JobContext` (everything the job needs, resolved
+from the registry and the run options) and the previous stages' results, so a job can be
+read, tested and shipped to another process stage by stage.  Writing the job's files is
+:mod:`genrebench.outputs`; planning, resuming and the run summary are
+:mod:`genrebench.runner`.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from genrebench.aggregation import aggregate_tracks, get_aggregation
+from genrebench.cache import FeatureCache
+from genrebench.dataset import Dataset, Problem, Split
+from genrebench.errors import ConfigError
+from genrebench.features import Extracted, extract_all
+from genrebench.provenance import jsonable
+from genrebench.segments import cut
+from genrebench.specs import (
+    ExperimentSpec,
+    FeatureSpec,
+    MetricSpec,
+    Model,
+    ModelSetup,
+    ModelSpec,
+    SplitRequest,
+)
+
+
+@dataclass
+class JobContext:
+    """One job's resolved inputs: specs, data set, budget, seeds and where things go."""
+
+    experiment: ExperimentSpec
+    feature: FeatureSpec
+    model: ModelSpec
+    metrics: Sequence[MetricSpec]
+    dataset: Dataset
+    split_request: SplitRequest
+    split_seed: int
+    seed: int
+    budget: Mapping[str, Any]
+    device: str
+    cache: FeatureCache
+    jobs: int = 1
+    progress: bool = False
+    #: Filled by the stages with what ``provenance.json`` records.
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.dataset.task
+
+
+@dataclass
+class Inputs:
+    """Model inputs: segments of the usable tracks of each part and their labels.
+
+    ``owner_*[i]`` is the index into ``*_ids`` of segment ``i``; ``y_train`` and
+    ``y_valid`` are per segment, ``y_*_tracks`` per track."""
+
+    train_ids: list[str]
+    valid_ids: list[str]
+    test_ids: list[str]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray | None
+    y_valid: np.ndarray | None
+    owner_valid: np.ndarray | None
+    x_test: np.ndarray
+    owner_test: np.ndarray
+    problems: list[Problem]
+
+
+@dataclass
+class Trained:
+    model: Model
+    seconds: float
+
+
+@dataclass
+class Predictions:
+    """Per-track probabilities of the test part (and of the validation part, when the split
+    has one), the test segments' probabilities and the labels they are scored against."""
+
+    classes: list[str]
+    task: str
+    test_ids: list[str]
+    y_test: np.ndarray
+    test_probs: np.ndarray
+    test_segment_probs: np.ndarray
+    owner_test: np.ndarray
+    valid_ids: list[str]
+    y_valid: np.ndarray | None
+    valid_probs: np.ndarray | None
+    threshold: float
+    inference_seconds: float
+
+
+# --------------------------------------------------------------------------- stages
+def choose_tracks(ctx: JobContext) -> Split:
+    """The split, reduced to the budget's ``max_*_tracks`` caps."""
+    split = ctx.dataset.split(ctx.split_request, seed=ctx.split_seed)
+    split = limit_split(split, ctx.dataset, ctx.budget, ctx.split_seed)
+    ctx.provenance["split"] = {
+        "scheme": split.scheme,
+        "note": split.note,
+        **{p: len(split.part(p)) for p in ("train", "valid", "test")},
+    }
+    ctx.provenance["dataset_notes"] = list(ctx.dataset.notes)
+    return split
+
+
+def extract_features(ctx: JobContext, split: Split) -> Extracted:
+    """Feature arrays of every track of the split (cached, or computed and cached); tracks
+    that cannot be decoded or featurised come back as problems."""
+    wanted = [ctx.dataset.track(t) for t in split.train + split.valid + split.test]
+    extracted = extract_all(ctx.feature, wanted, ctx.cache, jobs=ctx.jobs, progress=ctx.progress)
+    extracted.problems = list(ctx.dataset.problems) + extracted.problems
+    ctx.provenance["skipped_tracks"] = [vars(p) for p in extracted.problems]
+    ctx.provenance["features"] = {
+        "seconds": round(extracted.seconds, 3),
+        "cache_hits": extracted.cache_hits,
+        "computed": extracted.computed,
+    }
+    return extracted
+
+
+def cut_segments(ctx: JobContext, split: Split, features: Extracted) -> Inputs:
+    """Cut each usable track into the experiment's segments (seeded per track)."""
+    ok = features.arrays
+    train = [t for t in split.train if t in ok]
+    valid = [t for t in split.valid if t in ok]
+    test = [t for t in split.test if t in ok]
+    if not train or not test:
+        raise ConfigError(
+            f"no usable {'training' if not train else 'test'} tracks left after "
+            f"skipping {len(features.problems)} unreadable ones"
+        )
+    seg, feature, seed = ctx.experiment.segments, ctx.feature, ctx.seed
+    x_train, owner_train = cut([ok[t] for t in train], train, seg, feature, seg.train_count, seed)
+    x_valid = y_valid = owner_valid = None
+    if valid:
+        x_valid, owner_valid = cut(
+            [ok[t] for t in valid], valid, seg, feature, seg.test_count, seed
+        )
+        y_valid = ctx.dataset.label_matrix(valid)[owner_valid]
+    x_test, owner_test = cut([ok[t] for t in test], test, seg, feature, seg.test_count, seed)
+    return Inputs(
+        train_ids=train,
+        valid_ids=valid,
+        test_ids=test,
+        x_train=x_train,
+        y_train=ctx.dataset.label_matrix(train)[owner_train],
+        x_valid=x_valid,
+        y_valid=y_valid,
+        owner_valid=owner_valid,
+        x_test=x_test,
+        owner_test=owner_test,
+        problems=features.problems,
+    )
+
+
+def train_model(ctx: JobContext, inputs: Inputs) -> Trained:
+    """Create the model for this job (seeded) and fit it on the training segments, with the
+    validation segments for early stopping."""
+    setup = ModelSetup(
+        task=ctx.task,
+        classes=list(ctx.dataset.classes),
+        input_shape=tuple(inputs.x_train.shape[1:]),
+        seed=ctx.seed,
+        device=ctx.device,
+        params=dict(ctx.experiment.model_params),
+        budget=dict(ctx.budget),
+        progress=ctx.progress,
+    )
+    seed_everything(ctx.seed)
+    model = ctx.model.create(setup)
+    started = time.perf_counter()
+    model.fit(inputs.x_train, inputs.y_train, inputs.x_valid, inputs.y_valid)
+    seconds = time.perf_counter() - started
+    if hasattr(model, "history"):
+        ctx.provenance["training_history"] = jsonable(model.history)
+    return Trained(model, seconds)
+
+
+def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predictions:
+    """Segment probabilities of the test (and validation) tracks, checked, then aggregated
+    per track with the experiment's rule."""
+    model, dataset = trained.model, ctx.dataset
+    started = time.perf_counter()
+    seg_probs = _predict(ctx, model, inputs.x_test)
+    inference_seconds = time.perf_counter() - started
+    test_probs = aggregate_tracks(
+        seg_probs, inputs.owner_test, len(inputs.test_ids), ctx.experiment.aggregation, ctx.task
+    )
+    valid_probs = y_valid = None
+    if inputs.valid_ids:
+        valid_probs = aggregate_tracks(
+            _predict(ctx, model, inputs.x_valid),
+            inputs.owner_valid,
+            len(inputs.valid_ids),
+            ctx.experiment.aggregation,
+            ctx.task,
+        )
+        y_valid = dataset.label_matrix(inputs.valid_ids)
+    return Predictions(
+        classes=list(dataset.classes),
+        task=ctx.task,
+        test_ids=inputs.test_ids,
+        y_test=dataset.label_matrix(inputs.test_ids),
+        test_probs=test_probs,
+        test_segment_probs=seg_probs,
+        owner_test=inputs.owner_test,
+        valid_ids=inputs.valid_ids,
+        y_valid=y_valid,
+        valid_probs=valid_probs,
+        threshold=float(getattr(model, "threshold", 0.5)),
+        inference_seconds=inference_seconds,
+    )
+
+
+def score(ctx: JobContext, predictions: Predictions) -> dict[str, float]:
+    """Every registered metric of the task type on the test tracks, plus segment-level
+    accuracy and the extra aggregations' accuracies."""
+    p = predictions
+    values = compute_metrics(ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold)
+    values.update(
+        extra_accuracies(ctx.experiment, ctx.task, p.test_segment_probs, p.owner_test, p.y_test)
+    )
+    return values
+
+
+# --------------------------------------------------------------------------- helpers
+def compute_metrics(
+    specs: Sequence[MetricSpec], task: str, y: np.ndarray, probs: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """Every metric of ``task`` in ``specs``; a metric returning a dict adds each key."""
+    values: dict[str, float] = {}
+    for spec in specs:
+        if spec.task != task:
+            continue
+        value = spec.compute(y, probs, threshold)
+        if isinstance(value, Mapping):
+            values.update({k: float(v) for k, v in value.items()})
+        else:
+            values[spec.name] = float(value)
+    return values
+
+
+def extra_accuracies(exp, task, seg_probs, owner, y_test) -> dict[str, float]:
+    """Segment-level accuracy (``accuracy_raw``) and the track accuracy of each extra
+    aggregation (``accuracy_<name>``), for single-label tasks."""
+    if task != "single-label":
+        return {}
+    extra: dict[str, float] = {}
+    if len(owner) > len(y_test):
+        extra["accuracy_raw"] = float(np.mean(seg_probs.argmax(axis=1) == y_test[owner]))
+    for name in exp.extra_aggregations:
+        get_aggregation(name)
+        agg = aggregate_tracks(seg_probs, owner, len(y_test), name, task)
+        extra[f"accuracy_{name}"] = float(np.mean(agg.argmax(axis=1) == y_test))
+    return extra
+
+
+def limit_split(split: Split, dataset: Dataset, budget: Mapping[str, Any], seed: int) -> Split:
+    """Apply ``max_train_tracks`` / ``max_valid_tracks`` / ``max_test_tracks`` from the
+    budget: a seeded subset that takes the classes in turn, so every class keeps tracks."""
+
+    def take(ids: list[str], limit: Any) -> list[str]:
+        if limit is None or len(ids) <= int(limit):
+            return ids
+        rng = np.random.default_rng(seed)
+        by_class: dict[str, list[str]] = {}
+        for t in ids:
+            by_class.setdefault(dataset.track(t).labels[0], []).append(t)
+        queues = [list(rng.permutation(v)) for _, v in sorted(by_class.items())]
+        chosen: list[str] = []
+        while len(chosen) < int(limit):
+            for q in queues:
+                if q and len(chosen) < int(limit):
+                    chosen.append(str(q.pop()))
+        return sorted(chosen)
+
+    return replace(
+        split,
+        train=take(split.train, budget.get("max_train_tracks")),
+        valid=take(split.valid, budget.get("max_valid_tracks")),
+        test=take(split.test, budget.get("max_test_tracks")),
+    )
+
+
+def check_probabilities(
+    probs: np.ndarray, n: int, n_classes: int, task: str, model: str
+) -> np.ndarray:
+    """``probs`` as float64 if it has the shape and range a model must return; else a
+    ``ValueError`` naming the model and what was expected."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (n, n_classes):
+        raise ValueError(
+            f"model {model!r} returned probabilities of shape {probs.shape}, "
+            f"expected ({n}, {n_classes})"
+        )
+    if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
+        raise ValueError(f"model {model!r} returned values outside [0, 1] or NaN")
+    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"model {model!r} returned single-label rows that do not sum to 1")
+    return probs
+
+
+def _predict(ctx: JobContext, model: Model, x: np.ndarray) -> np.ndarray:
+    return check_probabilities(
+        model.predict_proba(x), len(x), len(ctx.dataset.classes), ctx.task, ctx.model.name
+    )
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
