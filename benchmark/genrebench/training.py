@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrebench.augment import SpectrogramAugment
 from genrebench.errors import ConfigError
 from genrebench.specs import ModelSetup
 
@@ -49,6 +50,9 @@ class TrainConfig:
     #: afterwards); None keeps torch's setting.  Tiny networks run faster on one thread,
     #: and on a shared 2-core machine extra threads mostly wait on each other.
     threads: int | None = None
+    #: On-the-fly augmentation of training batches, e.g. ``{"noise": 0.05, "time_mask": 20}``
+    #: (see :mod:`genrebench.augment`); None: off.  Never applied when evaluating.
+    augment: Mapping[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +69,7 @@ class TrainConfig:
                 f"epochs and batch_size must be >= 1 and lr > 0, got epochs={config.epochs},"
                 f" batch_size={config.batch_size}, lr={config.lr}"
             )
+        SpectrogramAugment.from_config(config.augment)  # a bad setting fails before training
         return config
 
 
@@ -158,6 +163,9 @@ class TorchClassifier:
         )
         loss_fn = self._loss()
         generator = torch.Generator().manual_seed(self.setup.seed)
+        augment = SpectrogramAugment.from_config(cfg.augment)
+        # Its own stream, so turning augmentation on leaves the batch order unchanged.
+        augment_rng = torch.Generator().manual_seed(self.setup.seed + 0x5EED)
         best_loss, best_state, waited = math.inf, None, 0
         epochs = range(cfg.epochs)
         if self.setup.progress:
@@ -171,6 +179,8 @@ class TorchClassifier:
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
                 xb, yb = xt[idx].to(self.device), yt[idx].to(self.device)
+                if augment is not None:
+                    xb = augment(xb, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(self.module(xb), yb)
                 loss.backward()
