@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -31,6 +31,13 @@ _SINGLE_THREAD_ENV = {
 }
 
 
+#: Tracks decoded together (then computed in one batch) by features that batch.
+DECODE_CHUNK = 8
+DECODE_THREADS = 2
+
+Outcome = tuple[str, "np.ndarray | None", "str | None"]
+
+
 @dataclass
 class Extracted:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
@@ -43,10 +50,61 @@ class Extracted:
 def compute(spec: FeatureSpec, track: Track) -> np.ndarray:
     """Decode one track at the feature's sample rate and extract the feature."""
     audio = load_audio(track.path, spec.sample_rate)
-    array = np.asarray(spec.extract(audio, spec.sample_rate))
+    return _checked(spec, spec.extract(audio, spec.sample_rate))
+
+
+def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
+    """``(track_id, array, None)`` or ``(track_id, None, error)`` for each track, in order.
+
+    A feature whose ``extract`` has a ``batch(audios, sample_rate)`` method (the front ends
+    of :mod:`genrebench.frontends`) gets the tracks decoded by a few threads (decoding
+    releases the GIL) and computed in one call per chunk; any other feature, or a chunk
+    whose batch call fails, is computed track by track so that an error names its track.
+    """
+    batch = getattr(spec.extract, "batch", None)
+    if batch is None:
+        for track in tracks:
+            yield _compute_one(spec, track)
+        return
+    for start in range(0, len(tracks), DECODE_CHUNK):
+        chunk = tracks[start : start + DECODE_CHUNK]
+        with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
+            decoded = list(pool.map(lambda t: _decode(spec, t), chunk))
+        ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
+        try:
+            arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
+            done = {t.track_id: _checked(spec, a) for (t, _), a in zip(ready, arrays, strict=True)}
+        except Exception:
+            log.debug("batch extraction failed; computing track by track", exc_info=True)
+            done = {}
+        for track, audio in decoded:
+            if isinstance(audio, BaseException):
+                yield track.track_id, None, _describe(audio)
+            elif track.track_id in done:
+                yield track.track_id, done[track.track_id], None
+            else:
+                yield _compute_one(spec, track)
+
+
+def _decode(spec: FeatureSpec, track: Track) -> tuple[Track, np.ndarray | BaseException]:
+    try:
+        return track, load_audio(track.path, spec.sample_rate)
+    except Exception as exc:
+        return track, exc
+
+
+def _checked(spec: FeatureSpec, array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"feature {spec.name!r} produced NaN or infinity")
     return array.astype(np.float32, copy=False)
+
+
+def _compute_one(spec: FeatureSpec, track: Track) -> Outcome:
+    try:
+        return track.track_id, compute(spec, track), None
+    except Exception as exc:
+        return track.track_id, None, _describe(exc)
 
 
 def _describe(exc: BaseException) -> str:
@@ -75,10 +133,7 @@ def _worker(feature_name: str, track: Track) -> tuple[str, np.ndarray | None, st
     if "_worker_registry" not in globals():
         _worker_registry = load_plugins()
     spec = _worker_registry.get("features", feature_name)
-    try:
-        return track.track_id, compute(spec, track), None
-    except Exception as exc:
-        return track.track_id, None, _describe(exc)
+    return _compute_one(spec, track)
 
 
 def extract_all(
@@ -130,11 +185,8 @@ def extract_all(
 
 
 def _serial(spec, tracks, bar):
-    for track in tracks:
-        try:
-            yield track.track_id, compute(spec, track), None
-        except Exception as exc:
-            yield track.track_id, None, _describe(exc)
+    for outcome in compute_many(spec, tracks):
+        yield outcome
         bar.update()
 
 
