@@ -77,6 +77,7 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
 def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard
     from genrebench.cache import default_cache_dir
+    from genrebench.executors import parse_executor
     from genrebench.runner import Runner, RunOptions, plan
 
     options = RunOptions(
@@ -96,7 +97,10 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
         progress=sys.stderr.isatty() and not args.no_progress,
         strict=args.strict,
+        executor=args.executor,
+        scheduler=args.scheduler,
     )
+    parse_executor(options.executor, options.scheduler)  # bad values exit 2 before any work
     if options.data_root is not None and not options.datasets:
         raise ConfigError("--data-root needs --dataset NAME: it says where that data set lives")
     jobs, notes = plan(registry, options)
@@ -260,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="training device (auto: CUDA when present)",
     )
+    p.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|dask|dask:local:N",
+        help="where jobs run: this process (local), a Dask scheduler (dask, with --scheduler) "
+        "or a local Dask cluster of N single-threaded workers (dask:local:N)",
+    )
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument(
         "--cache-dir",
         type=Path,

@@ -55,6 +55,9 @@ class RunOptions:
     cache_dir: Path | None = None
     progress: bool = False
     strict: bool = False
+    #: ``local``, ``dask`` (with ``scheduler``) or ``dask:local:N`` (genrebench.executors).
+    executor: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,20 @@ class Runner:
             self.dataset(job)
 
     def run(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+        """Run ``jobs`` on the executor the options name (see :mod:`genrebench.executors`),
+        printing a line per finished job."""
+        from genrebench.executors import make_executor, parse_executor
+
+        executor = make_executor(*parse_executor(self.options.executor, self.options.scheduler))
+        try:
+            return self._report(jobs, executor.run(self, jobs))
+        finally:
+            executor.close()
+
+    def _report(self, jobs: Sequence[Job], outcomes) -> list[dict[str, Any]]:
         results = []
-        for number, job in enumerate(jobs, 1):
+        for number, (job, result) in enumerate(zip(jobs, outcomes, strict=True), 1):
             label = f"[{number}/{len(jobs)}] {job.experiment.name} on {job.dataset} seed {job.seed}"
-            result = self.run_job(job)
             results.append(result)
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""

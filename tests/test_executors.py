@@ -1,0 +1,54 @@
+"""The Dask executor gives the local executor's results, and bad executor options exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from genrebench.cli import main
+
+pytest.importorskip("distributed")
+
+EXAMPLE = ["example/centroid", "--dataset", "example-tones", "--no-progress", "--seeds", "2"]
+
+
+def saved(out):
+    results = {}
+    for path in sorted((out / "runs").rglob("metrics.json")):
+        metrics = json.loads(path.read_text())
+        predictions = pd.read_csv(path.parent / "predictions.csv")
+        results[str(path.relative_to(out))] = (metrics["metrics"], predictions)
+    return results
+
+
+def test_two_worker_local_cluster_matches_the_local_executor(tmp_path):
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["run", *EXAMPLE, "--out", str(local), "--no-cache"]) == 0
+    assert main(["run", *EXAMPLE, "--out", str(dask), *cache, "--executor", "dask:local:2"]) == 0
+    want, got = saved(local), saved(dask)
+    assert sorted(got) == sorted(want) and len(got) == 2
+    for name, (metrics, predictions) in want.items():
+        assert got[name][0] == metrics
+        pd.testing.assert_frame_equal(got[name][1], predictions)
+    # the workers extracted every feature into the shared cache before the jobs ran
+    assert any((tmp_path / "cache").rglob("*.npy"))
+    board = pd.read_csv(dask / "leaderboard.csv")
+    assert board.loc[0, "n_seeds"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--executor", "dask"], "needs --scheduler"),
+        (["--executor", "dask:local:0"], "worker count"),
+        (["--executor", "slurm"], "unknown executor"),
+        (["--scheduler", "tcp://x:1"], "--scheduler needs --executor dask"),
+    ],
+)
+def test_bad_executor_options_exit_2_before_any_work(tmp_path, capsys, args, message):
+    assert main(["run", *EXAMPLE, "--out", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
