@@ -113,7 +113,8 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
 
     from genrebench.runner import Runner, RunOptions, plan
 
-    code = README.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```python\n")[1:]]
+    code = next(b for b in blocks if "def genrebench_register_experiments" in b)
     module = types.ModuleType("genrebench_tiny")
     exec(compile(code, "README.md", "exec"), module.__dict__)
     registry = load_plugins(extra=[module])
