@@ -67,7 +67,7 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
         item["task"] = spec.task
     if kind == "datasets":
         item["embedded"] = spec.embedded
-    if kind in ("models", "experiments"):
+    if kind in ("models", "experiments", "calibrators", "ensembles"):
         item["tasks"] = list(spec.tasks)
     if kind == "experiments":
         item.update(feature=spec.feature, model=spec.model, paper=spec.paper)
@@ -99,6 +99,7 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         strict=args.strict,
         executor=args.executor,
         scheduler=args.scheduler,
+        calibration=args.calibration,
     )
     parse_executor(options.executor, options.scheduler)  # bad values exit 2 before any work
     if options.data_root is not None and not options.datasets:
@@ -238,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
         "profile some experiments define (e.g. paper-200ep); default quick",
     )
     p.add_argument("--seeds", type=_positive_int, default=1, help="number of training seeds")
+    p.add_argument(
+        "--calibration",
+        metavar="NAME",
+        help="post-hoc calibrator fitted on the validation tracks, for every experiment: "
+        "temperature, temperature-per-label (multi-label), temperature=<T> (fixed), none, or "
+        "a plugin's (default: each experiment's own, usually temperature)",
+    )
     p.add_argument("--seed-start", type=_nonnegative_int, default=0, help="first seed")
     p.add_argument(
         "--out",

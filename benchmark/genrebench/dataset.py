@@ -40,13 +40,16 @@ class Problem:
 
 @dataclass
 class Split:
-    """Track ids per part.  ``valid`` may be empty."""
+    """Track ids per part.  ``valid`` may be empty.  ``holdout_valid`` marks a validation
+    part carved out of the training tracks for calibration only (the budget's
+    ``calibration_holdout``): the model is not shown it while training."""
 
     scheme: str
     train: list[str]
     valid: list[str]
     test: list[str]
     note: str = ""
+    holdout_valid: bool = False
 
     def part(self, name: str) -> list[str]:
         return getattr(self, name)

@@ -22,9 +22,13 @@ MAIN_METRICS = [
     "roc_auc",
     "hamming_loss",
     "ece",
+    "ece_calibrated",
+    "temperature",
     "f1_micro",
     "nll",
+    "nll_calibrated",
     "brier",
+    "brier_calibrated",
     "label_accuracy",
     "pr_auc",
     "accuracy_raw",
@@ -39,11 +43,15 @@ MARKDOWN_METRICS = [
     "roc_auc",
     "hamming_loss",
     "ece",
+    "ece_calibrated",
+    "temperature",
     "label_accuracy",
     "pr_auc",
     "accuracy_raw",
     "accuracy_vote",
 ]
+#: Short Markdown titles of some columns.
+MARKDOWN_TITLES = {"temperature": "T"}
 
 
 def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -142,7 +150,10 @@ def to_markdown(frame: pd.DataFrame) -> str:
         shown = [c for c in MARKDOWN_METRICS if c in part and part[c].notna().any()]
         task = part["task"].dropna().iloc[0] if part["task"].notna().any() else ""
         titles = [
-            "subset accuracy" if c == "accuracy" and task == "multi-label" else c for c in shown
+            "subset accuracy"
+            if c == "accuracy" and task == "multi-label"
+            else MARKDOWN_TITLES.get(c, c)
+            for c in shown
         ]
         header = ["experiment", *titles, "train s", "infer ms/track", "params", "seeds"]
         lines += [

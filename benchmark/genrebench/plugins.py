@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_PLUGINS = (
     "genrebench.builtin.metrics",
+    "genrebench.builtin.calibrators",
     "genrebench.builtin.reference",
     "genrebench.builtin.synthetic",
     "genrebench.builtin.datasets",

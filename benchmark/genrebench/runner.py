@@ -3,7 +3,8 @@ the sequence of stages in :mod:`genrebench.stages` and save its files.
 
 Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``:
 ``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
-the split has a validation part), ``segment_predictions.csv`` (when tracks have several
+the split has a validation part), ``predictions_calibrated.csv`` (the test tracks after the
+calibrator, when it could be fitted), ``segment_predictions.csv`` (when tracks have several
 segments), ``per_class.csv`` and ``confusion_matrix.csv``, ``metrics.json`` (written last,
 atomically: its presence marks the job finished) and ``provenance.json``.  Started again,
 a run skips every job whose ``metrics.json`` is complete for the same configuration, and
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from genrebench import __version__, outputs, stages
+from genrebench import __version__, calibration, outputs, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import Dataset
 from genrebench.errors import ConfigError
@@ -58,6 +59,8 @@ class RunOptions:
     #: ``local``, ``dask`` (with ``scheduler``) or ``dask:local:N`` (genrebench.executors).
     executor: str = "local"
     scheduler: str | None = None
+    #: Overrides every experiment's calibrator (a name, ``temperature=<T>`` or ``none``).
+    calibration: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
     """The jobs to run and notes on combinations left out (task type mismatch)."""
     if options.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {options.seeds}")
+    if options.calibration is not None:
+        calibration.resolve(options.calibration, calibrators(registry))
     experiments = select_experiments(registry, options.experiments)
     profiled = [e for e in experiments if options.profile in e.profiles]
     if not profiled:
@@ -191,6 +196,7 @@ class Runner:
             "split": self.split_request(exp),
             "split_seed": self.options.split_seed,
             "seed": job.seed,
+            "calibration": self.calibrator_name(exp),
             "feature": json.loads(feature_fingerprint(feature)),
             # A new release of a plugin (or of the core) is new work, not a finished job.
             "versions": {"genrebench": __version__, **self._plugin_versions(job)},
@@ -262,6 +268,8 @@ class Runner:
             cache=self.cache,
             jobs=self.options.jobs,
             progress=self.options.progress,
+            calibration=self.calibrator_name(exp),
+            calibrators=calibrators(self.registry),
         )
 
     def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:
@@ -274,9 +282,12 @@ class Runner:
         inputs = stages.cut_segments(ctx, split, features)
         trained = stages.train_model(ctx, inputs)
         predictions = stages.predict_tracks(ctx, trained, inputs)
+        calibrated = stages.calibrate(ctx, predictions)
         metrics = stages.score(ctx, predictions)
-        save_job_files(folder, predictions)
-        return _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
+        metrics |= stages.score_calibrated(ctx, predictions, calibrated)
+        save_job_files(folder, predictions, calibrated)
+        summary = _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
+        return summary | {"calibration": calibrated.report()}
 
     # ------------------------------------------------------------------ pieces
     def data_root(self, job: Job) -> Path | None:
@@ -297,6 +308,9 @@ class Runner:
             spec = self.registry.get("datasets", job.dataset)
             self._datasets[key] = spec.load(self.data_root(job), options)
         return self._datasets[key]
+
+    def calibrator_name(self, exp: ExperimentSpec) -> str:
+        return self.options.calibration or exp.calibration
 
     def split_request(self, exp: ExperimentSpec) -> SplitRequest:
         request = exp.split
@@ -323,13 +337,27 @@ class Runner:
         return out
 
 
-def save_job_files(folder: Path, predictions: stages.Predictions) -> None:
-    """The job's per-track predictions (test, validation, test segments) and its per-class
-    report, in the formats of :mod:`genrebench.outputs`."""
+def calibrators(registry: Registry) -> dict[str, Any]:
+    """The registered calibrators by name."""
+    return {name: registry.get("calibrators", name) for name in registry.names("calibrators")}
+
+
+def save_job_files(
+    folder: Path, predictions: stages.Predictions, calibrated: calibration.Calibrated
+) -> None:
+    """The job's per-track predictions (test, validation, calibrated test, test segments)
+    and its per-class report, in the formats of :mod:`genrebench.outputs`."""
     p = predictions
     outputs.save_predictions(
         folder / "predictions.csv", p.test_ids, p.y_test, p.test_probs, p.classes, p.task
     )
+    calibrated_file = folder / "predictions_calibrated.csv"
+    if calibrated.ok:
+        outputs.save_predictions(
+            calibrated_file, p.test_ids, p.y_test, calibrated.test_probs, p.classes, p.task
+        )
+    else:  # a file left by an earlier run of the same job must not pass for this one's
+        calibrated_file.unlink(missing_ok=True)
     if p.valid_probs is not None:
         outputs.save_predictions(
             folder / "valid_predictions.csv",

@@ -196,7 +196,10 @@ class ExperimentSpec:
     model (``ModelSetup.budget``); ``--profile NAME`` runs the experiments that define it.
     A budget may also hold ``max_train_tracks``, ``max_valid_tracks`` and
     ``max_test_tracks``: the core then takes a seeded, class-balanced subset of the split,
-    so a ``quick`` run stays small on a large data set.
+    so a ``quick`` run stays small on a large data set.  ``calibration_holdout: 0.2`` in a
+    budget gives a split without a validation part one for calibration: that share of the
+    training tracks (stratified, seeded by the split seed) is held out of training, never
+    shown to the model, and only used to fit the calibrator and by ensembles.
     """
 
     name: str
@@ -238,13 +241,16 @@ class CalibratorSpec:
     ``fit(valid_probs, valid_labels, task)`` gets the validation tracks' aggregated
     probabilities ``(n, n_classes)`` and their labels (class indices, or a 0/1 matrix for
     multi-label tasks) and returns a :class:`Calibration`, or raises ``ValueError`` with
-    the reason when it cannot fit (the job then reports the reason and goes on).
+    the reason when it cannot fit (the job then reports the reason and goes on).  A
+    calibrator that fits nothing (a fixed temperature) sets ``needs_validation=False``: it
+    then also runs on jobs without a validation part, and ``fit`` may get ``None`` for both.
     """
 
     name: str
-    fit: Callable[[np.ndarray, np.ndarray, Task], Calibration]
+    fit: Callable[[np.ndarray | None, np.ndarray | None, Task], Calibration]
     tasks: tuple[Task, ...] = TASKS
     description: str = ""
+    needs_validation: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
     inputs = cut_segments(ctx, split, features)     # arrays -> model inputs and labels
     trained = train_model(ctx, inputs)              # inputs -> fitted model
     predictions = predict_tracks(ctx, trained, inputs)  # model -> per-track probabilities
+    calibrated = calibrate(ctx, predictions)        # validation tracks -> fitted calibrator
     metrics = score(ctx, predictions)               # probabilities -> metric values
+    metrics |= score_calibrated(ctx, predictions, calibrated)  # the same, calibrated
 
 Each stage is a plain function of a :class:`JobContext` (everything the job needs, resolved
 from the registry and the run options) and the previous stages' results, so a job can be
@@ -27,12 +29,15 @@ import numpy as np
 
 from genrebench.aggregation import aggregate_tracks, get_aggregation
 from genrebench.cache import FeatureCache
-from genrebench.dataset import Dataset, Problem, Split
+from genrebench.calibration import Calibrated
+from genrebench.calibration import calibrate as fit_and_apply_calibrator
+from genrebench.dataset import Dataset, Problem, Split, stratified_split
 from genrebench.errors import ConfigError
 from genrebench.features import Extracted, extract_all
 from genrebench.provenance import jsonable
 from genrebench.segments import cut
 from genrebench.specs import (
+    CalibratorSpec,
     ExperimentSpec,
     FeatureSpec,
     MetricSpec,
@@ -60,6 +65,10 @@ class JobContext:
     cache: FeatureCache
     jobs: int = 1
     progress: bool = False
+    #: The calibrator to fit (a name: registered, ``temperature=<T>`` or ``none``) and the
+    #: registered calibrators it is looked up in.
+    calibration: str = "temperature"
+    calibrators: Mapping[str, CalibratorSpec] = field(default_factory=dict)
     #: Filled by the stages with what ``provenance.json`` records.
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -86,6 +95,8 @@ class Inputs:
     x_test: np.ndarray
     owner_test: np.ndarray
     problems: list[Problem]
+    #: False when the validation part is a calibration holdout the model must not see.
+    fit_with_valid: bool = True
 
 
 @dataclass
@@ -115,12 +126,17 @@ class Predictions:
 
 # --------------------------------------------------------------------------- stages
 def choose_tracks(ctx: JobContext) -> Split:
-    """The split, reduced to the budget's ``max_*_tracks`` caps."""
+    """The split, with a calibration holdout when the budget asks for one and the split has
+    no validation part, reduced to the budget's ``max_*_tracks`` caps."""
     split = ctx.dataset.split(ctx.split_request, seed=ctx.split_seed)
+    split = hold_out_valid(
+        split, ctx.dataset, ctx.budget.get("calibration_holdout"), ctx.split_seed
+    )
     split = limit_split(split, ctx.dataset, ctx.budget, ctx.split_seed)
     ctx.provenance["split"] = {
         "scheme": split.scheme,
         "note": split.note,
+        "holdout_valid": split.holdout_valid,
         **{p: len(split.part(p)) for p in ("train", "valid", "test")},
     }
     ctx.provenance["dataset_notes"] = list(ctx.dataset.notes)
@@ -174,12 +190,13 @@ def cut_segments(ctx: JobContext, split: Split, features: Extracted) -> Inputs:
         x_test=x_test,
         owner_test=owner_test,
         problems=features.problems,
+        fit_with_valid=not split.holdout_valid,
     )
 
 
 def train_model(ctx: JobContext, inputs: Inputs) -> Trained:
     """Create the model for this job (seeded) and fit it on the training segments, with the
-    validation segments for early stopping."""
+    validation segments for early stopping (unless they are a calibration holdout)."""
     setup = ModelSetup(
         task=ctx.task,
         classes=list(ctx.dataset.classes),
@@ -193,7 +210,10 @@ def train_model(ctx: JobContext, inputs: Inputs) -> Trained:
     seed_everything(ctx.seed)
     model = ctx.model.create(setup)
     started = time.perf_counter()
-    model.fit(inputs.x_train, inputs.y_train, inputs.x_valid, inputs.y_valid)
+    if inputs.fit_with_valid:
+        model.fit(inputs.x_train, inputs.y_train, inputs.x_valid, inputs.y_valid)
+    else:
+        model.fit(inputs.x_train, inputs.y_train, None, None)
     seconds = time.perf_counter() - started
     if hasattr(model, "history"):
         ctx.provenance["training_history"] = jsonable(model.history)
@@ -247,7 +267,62 @@ def score(ctx: JobContext, predictions: Predictions) -> dict[str, float]:
     return values
 
 
+def calibrate(ctx: JobContext, predictions: Predictions) -> Calibrated:
+    """Fit the experiment's calibrator on the validation tracks' probabilities and apply it
+    to the test tracks'.  Never fails the job: a missing validation part or a calibrator
+    that cannot be fitted comes back as skipped or failed, with the reason."""
+    p = predictions
+    calibrated = fit_and_apply_calibrator(
+        ctx.calibration, ctx.calibrators, ctx.task, p.valid_probs, p.y_valid, p.test_probs
+    )
+    ctx.provenance["calibration"] = calibrated.report()
+    return calibrated
+
+
+def score_calibrated(
+    ctx: JobContext, predictions: Predictions, calibrated: Calibrated
+) -> dict[str, float]:
+    """Every metric of the task type on the calibrated test probabilities, as
+    ``<column>_calibrated``, and the calibrator's fitted numbers (``temperature``); nothing
+    when calibration was skipped or failed."""
+    return calibrated_columns(ctx.metrics, ctx.task, predictions, calibrated)
+
+
 # --------------------------------------------------------------------------- helpers
+def calibrated_columns(
+    specs: Sequence[MetricSpec], task: str, predictions: Predictions, calibrated: Calibrated
+) -> dict[str, float]:
+    """``<column>_calibrated`` for every metric column (counts of skipped classes left out)
+    and the calibrator's numeric parameters."""
+    if not calibrated.ok:
+        return {}
+    p = predictions
+    values = compute_metrics(specs, task, p.y_test, calibrated.test_probs, p.threshold)
+    out = {f"{k}_calibrated": v for k, v in values.items() if not k.endswith("_skipped_classes")}
+    return out | calibrated.columns()
+
+
+def hold_out_valid(split: Split, dataset: Dataset, share: Any, seed: int) -> Split:
+    """A split without a validation part gets one of ``share`` of its training tracks
+    (stratified, seeded), marked as a calibration holdout; other splits come back as they
+    are."""
+    if share is None or split.valid:
+        return split
+    share = float(share)
+    if not 0.0 < share < 1.0:
+        raise ConfigError(f"calibration_holdout must be a share between 0 and 1, got {share!r}")
+    parts = stratified_split(
+        [dataset.track(t) for t in split.train], {"train": 1.0 - share, "valid": share}, seed
+    )
+    held = set(parts["valid"])
+    return replace(
+        split,
+        train=[t for t in split.train if t not in held],
+        valid=[t for t in split.train if t in held],
+        holdout_valid=True,
+    )
+
+
 def compute_metrics(
     specs: Sequence[MetricSpec], task: str, y: np.ndarray, probs: np.ndarray, threshold: float
 ) -> dict[str, float]:
