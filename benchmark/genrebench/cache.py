@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrebench.lazy import CachedArray
 from genrebench.specs import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ class FeatureCache:
             return None
         self.hits += 1
         return array
+
+    def handle(self, key: str, spec: FeatureSpec, array: np.ndarray) -> CachedArray:
+        """A :class:`~genrebench.lazy.CachedArray` for the entry ``key`` (which holds
+        ``array``), to be read again on demand."""
+        return CachedArray(self._path(key, spec), array.shape, array.dtype)
 
     def put(self, key: str, spec: FeatureSpec, array: np.ndarray) -> None:
         if self.root is None:

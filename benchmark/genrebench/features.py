@@ -143,8 +143,13 @@ def extract_all(
     *,
     jobs: int = 1,
     progress: bool = False,
+    in_memory: bool = True,
 ) -> Extracted:
-    """Arrays for ``tracks`` (cached ones loaded, the rest computed and cached)."""
+    """Arrays for ``tracks`` (cached ones loaded, the rest computed and cached).
+
+    With ``in_memory=False`` every array that is in the cache comes back as a
+    :class:`~genrebench.lazy.CachedArray` handle instead, read again only when used, so
+    memory does not grow with the number of tracks."""
     import time
 
     start = time.perf_counter()
@@ -158,7 +163,7 @@ def extract_all(
             continue
         array = cache.get(key, spec) if key is not None else None
         if array is not None:
-            result.arrays[track.track_id] = array
+            result.arrays[track.track_id] = array if in_memory else cache.handle(key, spec, array)
             result.cache_hits += 1
         else:
             todo.append((track, key))
@@ -175,10 +180,12 @@ def extract_all(
                 result.problems.append(Problem(track_id, paths[track_id], error))
                 log.warning("skipped track %s: %s", track_id, error)
                 continue
-            result.arrays[track_id] = array
             result.computed += 1
             if keys[track_id] is not None:
                 cache.put(keys[track_id], spec, array)
+                if not in_memory:
+                    array = cache.handle(keys[track_id], spec, array)
+            result.arrays[track_id] = array
         bar.close()
     result.seconds = time.perf_counter() - start
     return result

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genrebench.errors import ConfigError
+from genrebench.lazy import LazySegments
 from genrebench.specs import FeatureSpec, Segments
 
 
@@ -46,30 +47,34 @@ def cut(
     feature: FeatureSpec,
     count: int | None,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    *,
+    lazy: bool = False,
+) -> tuple[np.ndarray | LazySegments, np.ndarray]:
     """Stack the segments of every track.
 
     Returns ``(x, owner)``: ``x`` is ``(n_segments, *segment_shape)`` float32 and
     ``owner[i]`` the index into ``track_ids`` of segment ``i``.  Random offsets depend only
     on ``seed`` and the track id, so a track gets the same segments whatever else is in
-    the split.  Tracks shorter than a segment are zero-padded at the end.
+    the split.  Tracks shorter than a segment are zero-padded at the end.  With ``lazy``,
+    ``x`` is a :class:`~genrebench.lazy.LazySegments` that cuts the same segments from
+    ``arrays`` (arrays or :class:`~genrebench.lazy.CachedArray` handles) when indexed.
     """
     length = segment_frames(segments, feature)
     if length is None:
-        shapes = {a.shape for a in arrays}
+        shapes = {tuple(a.shape) for a in arrays}
         if len(shapes) > 1:
             raise ConfigError(
                 f"feature {feature.name!r} gives arrays of different shapes {sorted(shapes)[:3]}"
                 "; set ExperimentSpec.segments (length_seconds or length_frames) to cut them"
             )
-        return np.stack(arrays).astype(np.float32), np.arange(len(arrays))
-    pieces, owner = [], []
+        stacked = np.stack([np.asarray(a) for a in arrays]).astype(np.float32)
+        return stacked, np.arange(len(arrays))
+    owner, starts = [], []
     for index, (array, track_id) in enumerate(zip(arrays, track_ids, strict=True)):
-        if array.shape[-1] < length:
-            pad = [(0, 0)] * (array.ndim - 1) + [(0, length - array.shape[-1])]
-            array = np.pad(array, pad)
         rng = np.random.default_rng([seed, zlib.crc32(track_id.encode())])
-        for start in segment_offsets(array.shape[-1], length, count, segments.placement, rng):
-            pieces.append(array[..., start : start + length])
+        n_frames = max(array.shape[-1], length)  # shorter tracks are padded to one segment
+        for start in segment_offsets(n_frames, length, count, segments.placement, rng):
             owner.append(index)
-    return np.stack(pieces).astype(np.float32), np.asarray(owner)
+            starts.append(int(start))
+    x = LazySegments(arrays, np.asarray(owner), np.asarray(starts), length)
+    return (x if lazy else np.asarray(x)), np.asarray(owner)

@@ -88,7 +88,12 @@ class ModelSetup:
 class Model(Protocol):
     """What a model factory returns.
 
-    ``x`` arrays are stacks of segments, shape ``(n, *input_shape)``.  ``y`` is an int
+    ``x`` arrays are stacks of segments, shape ``(n, *input_shape)``.  A model whose class
+    sets ``accepts_lazy_inputs = True`` gets segmented inputs as a lazy array-like
+    (:class:`genrebench.lazy.LazySegments`: ``len``, ``shape``, ``dtype``, ``ndim``,
+    indexing by an int, a slice or an array of rows, ``np.asarray`` to materialise), read
+    from the feature cache as it is indexed, so memory does not grow with the data set;
+    every other model gets a real NumPy array.  ``y`` is an int
     array of class indices (single-label) or a 0/1 matrix ``(n, n_classes)`` (multi-label).
     ``predict_proba`` returns ``(n, n_classes)``: rows sum to one for single-label tasks;
     independent per-label probabilities for multi-label tasks.

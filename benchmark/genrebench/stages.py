@@ -34,8 +34,9 @@ from genrebench.calibration import calibrate as fit_and_apply_calibrator
 from genrebench.dataset import Dataset, Problem, Split, stratified_split
 from genrebench.errors import ConfigError
 from genrebench.features import Extracted, extract_all
+from genrebench.lazy import LazySegments
 from genrebench.provenance import jsonable
-from genrebench.segments import cut
+from genrebench.segments import cut, segment_frames
 from genrebench.specs import (
     CalibratorSpec,
     ExperimentSpec,
@@ -82,17 +83,18 @@ class Inputs:
     """Model inputs: segments of the usable tracks of each part and their labels.
 
     ``owner_*[i]`` is the index into ``*_ids`` of segment ``i``; ``y_train`` and
-    ``y_valid`` are per segment, ``y_*_tracks`` per track."""
+    ``y_valid`` are per segment.  ``x_*`` are lazy segments (:mod:`genrebench.lazy`) when
+    the experiment cuts segments, arrays for whole-track features."""
 
     train_ids: list[str]
     valid_ids: list[str]
     test_ids: list[str]
-    x_train: np.ndarray
+    x_train: np.ndarray | LazySegments
     y_train: np.ndarray
-    x_valid: np.ndarray | None
+    x_valid: np.ndarray | LazySegments | None
     y_valid: np.ndarray | None
     owner_valid: np.ndarray | None
-    x_test: np.ndarray
+    x_test: np.ndarray | LazySegments
     owner_test: np.ndarray
     problems: list[Problem]
     #: False when the validation part is a calibration holdout the model must not see.
@@ -147,7 +149,14 @@ def extract_features(ctx: JobContext, split: Split) -> Extracted:
     """Feature arrays of every track of the split (cached, or computed and cached); tracks
     that cannot be decoded or featurised come back as problems."""
     wanted = [ctx.dataset.track(t) for t in split.train + split.valid + split.test]
-    extracted = extract_all(ctx.feature, wanted, ctx.cache, jobs=ctx.jobs, progress=ctx.progress)
+    extracted = extract_all(
+        ctx.feature,
+        wanted,
+        ctx.cache,
+        jobs=ctx.jobs,
+        progress=ctx.progress,
+        in_memory=not streams(ctx),
+    )
     extracted.problems = list(ctx.dataset.problems) + extracted.problems
     ctx.provenance["skipped_tracks"] = [vars(p) for p in extracted.problems]
     ctx.provenance["features"] = {
@@ -170,14 +179,16 @@ def cut_segments(ctx: JobContext, split: Split, features: Extracted) -> Inputs:
             f"skipping {len(features.problems)} unreadable ones"
         )
     seg, feature, seed = ctx.experiment.segments, ctx.feature, ctx.seed
-    x_train, owner_train = cut([ok[t] for t in train], train, seg, feature, seg.train_count, seed)
+
+    def segments_of(ids: list[str], count: int | None):
+        return cut([ok[t] for t in ids], ids, seg, feature, count, seed, lazy=True)
+
+    x_train, owner_train = segments_of(train, seg.train_count)
     x_valid = y_valid = owner_valid = None
     if valid:
-        x_valid, owner_valid = cut(
-            [ok[t] for t in valid], valid, seg, feature, seg.test_count, seed
-        )
+        x_valid, owner_valid = segments_of(valid, seg.test_count)
         y_valid = ctx.dataset.label_matrix(valid)[owner_valid]
-    x_test, owner_test = cut([ok[t] for t in test], test, seg, feature, seg.test_count, seed)
+    x_test, owner_test = segments_of(test, seg.test_count)
     return Inputs(
         train_ids=train,
         valid_ids=valid,
@@ -210,10 +221,11 @@ def train_model(ctx: JobContext, inputs: Inputs) -> Trained:
     seed_everything(ctx.seed)
     model = ctx.model.create(setup)
     started = time.perf_counter()
+    x_train = as_model_input(model, inputs.x_train)
     if inputs.fit_with_valid:
-        model.fit(inputs.x_train, inputs.y_train, inputs.x_valid, inputs.y_valid)
+        model.fit(x_train, inputs.y_train, as_model_input(model, inputs.x_valid), inputs.y_valid)
     else:
-        model.fit(inputs.x_train, inputs.y_train, None, None)
+        model.fit(x_train, inputs.y_train, None, None)
     seconds = time.perf_counter() - started
     if hasattr(model, "history"):
         ctx.provenance["training_history"] = jsonable(model.history)
@@ -399,10 +411,29 @@ def check_probabilities(
     return probs
 
 
-def _predict(ctx: JobContext, model: Model, x: np.ndarray) -> np.ndarray:
+def _predict(ctx: JobContext, model: Model, x) -> np.ndarray:
     return check_probabilities(
-        model.predict_proba(x), len(x), len(ctx.dataset.classes), ctx.task, ctx.model.name
+        model.predict_proba(as_model_input(model, x)),
+        len(x),
+        len(ctx.dataset.classes),
+        ctx.task,
+        ctx.model.name,
     )
+
+
+def streams(ctx: JobContext) -> bool:
+    """Whether the job reads its features from the cache on demand instead of holding them:
+    when it cuts segments (whole-track features are one small vector each) and the cache
+    is on."""
+    return ctx.cache.enabled and segment_frames(ctx.experiment.segments, ctx.feature) is not None
+
+
+def as_model_input(model: Model, x):
+    """``x`` as the model takes it: lazy segments for models that declare
+    ``accepts_lazy_inputs`` (see :mod:`genrebench.lazy`), a real array for the others."""
+    if x is None or isinstance(x, np.ndarray) or getattr(model, "accepts_lazy_inputs", False):
+        return x
+    return np.asarray(x)
 
 
 def seed_everything(seed: int) -> None:

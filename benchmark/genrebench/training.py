@@ -108,7 +108,12 @@ def xavier_init(module: nn.Module) -> None:
 
 
 class TorchClassifier:
-    """Trains ``module`` (inputs ``(n, *input_shape)`` -> logits ``(n, n_classes)``)."""
+    """Trains ``module`` (inputs ``(n, *input_shape)`` -> logits ``(n, n_classes)``).
+
+    Inputs may be arrays or lazy arrays (:mod:`genrebench.lazy`): batches are read and
+    standardised as they are consumed, so memory does not grow with the data set."""
+
+    accepts_lazy_inputs = True
 
     def __init__(self, module: nn.Module, setup: ModelSetup, config: TrainConfig) -> None:
         self.setup = setup
@@ -150,11 +155,11 @@ class TorchClassifier:
     def _fit(self, x, y, x_valid, y_valid) -> None:
         cfg = self.config
         self._fit_standardizer(x)
-        xt, yt = self._tensors(x, y)
+        yt = self._labels(y)
         has_valid = x_valid is not None and len(x_valid) > 0
         if cfg.patience is not None and not has_valid:
             raise ConfigError("early stopping (patience) needs a validation split")
-        xv, yv = self._tensors(x_valid, y_valid) if has_valid else (None, None)
+        yv = self._labels(y_valid) if has_valid else None
         optimizer = self._optimizer()
         scheduler = (
             torch.optim.lr_scheduler.LambdaLR(optimizer, cfg.lr_schedule)
@@ -174,11 +179,11 @@ class TorchClassifier:
             epochs = tqdm(epochs, desc="train", unit="epoch", leave=False)
         for epoch in epochs:
             self.module.train()
-            order = torch.randperm(len(xt), generator=generator)
+            order = torch.randperm(len(x), generator=generator)
             total, seen = 0.0, 0
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
-                xb, yb = xt[idx].to(self.device), yt[idx].to(self.device)
+                xb, yb = self._inputs(x, idx.numpy()).to(self.device), yt[idx].to(self.device)
                 if augment is not None:
                     xb = augment(xb, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
@@ -194,8 +199,8 @@ class TorchClassifier:
                 "train_loss": total / seen,
                 "lr": optimizer.param_groups[0]["lr"],
             }
-            if xv is not None:
-                record["valid_loss"] = self._evaluate_loss(xv, yv, loss_fn)
+            if has_valid:
+                record["valid_loss"] = self._evaluate_loss(x_valid, yv, loss_fn)
             self.history.append(record)
             if cfg.patience is not None:
                 if record["valid_loss"] < best_loss - 1e-6:
@@ -211,12 +216,10 @@ class TorchClassifier:
     @torch.no_grad()
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         self.module.eval()
-        xt = torch.from_numpy(self._standardize(x))
         out = []
-        for start in range(0, len(xt), max(self.config.batch_size, 256)):
-            logits = self.module(
-                xt[start : start + max(self.config.batch_size, 256)].to(self.device)
-            )
+        size = max(self.config.batch_size, 256)
+        for start in range(0, len(x), size):
+            logits = self.module(self._inputs(x, slice(start, start + size)).to(self.device))
             probs = torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1)
             out.append(probs.double().cpu().numpy())
         return np.concatenate(out, axis=0)
@@ -224,15 +227,15 @@ class TorchClassifier:
     # ------------------------------------------------------------------ helpers
     def loss_on(self, x: np.ndarray, y: np.ndarray) -> float:
         """Mean training loss of the current weights on ``(x, y)`` (used by tests)."""
-        xt, yt = self._tensors(x, y)
-        return self._evaluate_loss(xt, yt, self._loss())
+        return self._evaluate_loss(x, self._labels(y), self._loss())
 
     @torch.no_grad()
-    def _evaluate_loss(self, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module) -> float:
+    def _evaluate_loss(self, x, y: torch.Tensor, loss_fn: nn.Module) -> float:
         self.module.eval()
         total = 0.0
         for start in range(0, len(x), 256):
-            xb, yb = x[start : start + 256].to(self.device), y[start : start + 256].to(self.device)
+            xb = self._inputs(x, slice(start, start + 256)).to(self.device)
+            yb = y[start : start + 256].to(self.device)
             total += float(loss_fn(self.module(xb), yb)) * len(xb)
         return total / len(x)
 
@@ -252,13 +255,18 @@ class TorchClassifier:
             )
         raise ConfigError(f"unknown optimizer {cfg.optimizer!r}; expected adam, adamw or sgd")
 
-    def _fit_standardizer(self, x: np.ndarray) -> None:
+    def _fit_standardizer(self, x) -> None:
         mode = self.config.standardize
+        if mode is not None and not isinstance(x, np.ndarray):
+            mean, std = _moments(x, per_element=mode == "feature")
         if mode == "global":
-            self._mean, self._std = float(x.mean()), float(x.std()) or 1.0
+            if isinstance(x, np.ndarray):
+                mean, std = float(x.mean()), float(x.std())
+            self._mean, self._std = mean, std or 1.0
         elif mode == "feature":
-            self._mean = x.mean(axis=0)
-            std = x.std(axis=0)
+            if isinstance(x, np.ndarray):
+                mean, std = x.mean(axis=0), x.std(axis=0)
+            self._mean = mean
             self._std = np.where(std > 0, std, 1.0)
         elif mode is not None:
             raise ConfigError(f"unknown standardize {mode!r}; expected 'global', 'feature' or None")
@@ -266,8 +274,26 @@ class TorchClassifier:
     def _standardize(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float32) - self._mean) / self._std).astype(np.float32)
 
-    def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        xt = torch.from_numpy(self._standardize(x))
+    def _inputs(self, x, rows) -> torch.Tensor:
+        """Standardised float32 tensor of ``x[rows]`` (``x`` an array or a lazy array)."""
+        return torch.from_numpy(self._standardize(x[rows]))
+
+    def _labels(self, y: np.ndarray) -> torch.Tensor:
         yt = torch.from_numpy(np.asarray(y))
-        yt = yt.float() if self.multilabel else yt.long()
-        return xt, yt
+        return yt.float() if self.multilabel else yt.long()
+
+
+def _moments(x, per_element: bool, rows: int = 1024) -> tuple[Any, Any]:
+    """Mean and standard deviation of a lazy array, read ``rows`` at a time: over every
+    value, or per element (over the first axis) with ``per_element``."""
+    count, total, squares = 0, 0.0, 0.0
+    for start in range(0, len(x), rows):
+        chunk = np.asarray(x[start : start + rows], dtype=np.float64)
+        count += chunk.shape[0] if per_element else chunk.size
+        total = total + (chunk.sum(axis=0) if per_element else chunk.sum())
+        squares = squares + ((chunk**2).sum(axis=0) if per_element else (chunk**2).sum())
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    if per_element:
+        return mean.astype(np.float32), std.astype(np.float32)
+    return float(mean), float(std)
