@@ -296,6 +296,15 @@ def test_run_writes_calibrated_predictions_that_recompute_the_calibrated_metrics
         "single-label",
     )
     assert refit.params["temperature"] == pytest.approx(t, rel=1e-5)
+    curves = json.loads((folder / "reliability.json").read_text())
+    assert curves["calibration"]["status"] == "ok"
+    assert curves["raw"]["15"]["top_label"]["ece"] == pytest.approx(metrics["ece"], abs=1e-9)
+    assert curves["calibrated"]["15"]["top_label"]["ece"] == pytest.approx(
+        metrics["ece_calibrated"], abs=1e-9
+    )
+    assert curves["calibrated"]["15"]["top_label"]["mce"] == pytest.approx(
+        metrics["mce_calibrated"], abs=1e-9
+    )
     board = pd.read_csv(tmp_path / "leaderboard.csv")
     for column in ("ece", "ece_calibrated", "temperature", "nll_calibrated", "brier_calibrated"):
         assert np.isfinite(board.loc[0, column]), column
@@ -312,6 +321,9 @@ def test_job_without_validation_part_leaves_calibrated_columns_empty_and_says_wh
     assert "no validation part" in saved["calibration"]["reason"]
     assert not any(k.endswith("_calibrated") for k in saved["metrics"])
     assert not (folder / "predictions_calibrated.csv").exists()
+    curves = json.loads((folder / "reliability.json").read_text())
+    assert curves["calibrated"] is None and curves["calibration"]["status"] == "skipped"
+    assert curves["raw"]["10"]["top_label"]["ece"] is not None
     # A fixed temperature needs no validation part.
     assert main(["run", *args, "--out", str(tmp_path), "--calibration", "temperature=1.5"]) == 0
     saved = json.loads((folder / "metrics.json").read_text())

@@ -535,6 +535,10 @@ SINGLE_COLUMNS = {
     "classwise_ece",
     "nll",
     "brier",
+    "mce",
+    "ece_adaptive",
+    "overconfidence",
+    "entropy",
 }
 MULTI_COLUMNS = {
     "accuracy",
@@ -551,8 +555,22 @@ MULTI_COLUMNS = {
     "ece",
     "nll",
     "brier",
+    "mce",
+    "ece_adaptive",
+    "overconfidence",
+    "entropy",
 }
-LOWER_IS_BETTER = {"hamming_loss", "ece", "classwise_ece", "nll", "brier"}
+LOWER_IS_BETTER = {
+    "hamming_loss",
+    "ece",
+    "classwise_ece",
+    "nll",
+    "brier",
+    "mce",
+    "ece_adaptive",
+    "overconfidence",
+    "entropy",
+}
 
 
 def test_plugin_registers_unique_names_per_task():

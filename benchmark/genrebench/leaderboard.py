@@ -34,6 +34,10 @@ MAIN_METRICS = [
     "accuracy_raw",
     "accuracy_vote",
     "classwise_ece",
+    "mce",
+    "ece_adaptive",
+    "overconfidence",
+    "entropy",
 ]
 COSTS = ["train_seconds", "inference_seconds_per_track", "n_parameters", "feature_seconds"]
 #: Columns shown in the Markdown table (the CSV and JSON hold every column).

@@ -25,6 +25,7 @@ skip classes (ROC-AUC, average precision) return ``(value, n_skipped)``.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 from sklearn import metrics as skm
 
 #: Number of equal-width confidence bins for the expected calibration errors.
@@ -141,14 +142,88 @@ def binary_ece(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
     )
 
 
-def _binned_calibration_error(confidence: np.ndarray, outcome: np.ndarray, n_bins: int) -> float:
+def equal_width_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin index of each confidence among ``n_bins`` equal-width bins, torchmetrics' way:
+    ``[k/n_bins, (k+1)/n_bins)``, and index ``n_bins`` (a bin of its own) for exactly 1.0."""
     edges = np.arange(n_bins + 1) / n_bins
     # side="right" is torch.bucketize(right=True): edge values go up; 1.0 gets index n_bins.
-    bins = np.searchsorted(edges, confidence, side="right") - 1
+    return np.searchsorted(edges, confidence, side="right") - 1
+
+
+def equal_mass_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin index of each confidence among ``n_bins`` bins holding equal shares of the
+    values, scikit-learn's ``calibration_curve(strategy="quantile")`` way: the edges are the
+    ``0, 1/n_bins, ..., 1`` quantiles of ``confidence`` (numpy's linear interpolation), and
+    a value equal to an inner edge goes to the lower bin, so tied values share a bin."""
+    edges = np.quantile(confidence, np.linspace(0.0, 1.0, n_bins + 1))
+    return np.searchsorted(edges[1:-1], confidence)
+
+
+def _binned_gaps(confidence: np.ndarray, outcome: np.ndarray, bins: np.ndarray):
+    """Per non-empty bin: its share of the values and ``|mean outcome − mean confidence|``."""
+    count = np.bincount(bins)
+    conf_sum = np.bincount(bins, weights=confidence, minlength=len(count))
+    outcome_sum = np.bincount(bins, weights=outcome, minlength=len(count))
+    used = count > 0
+    gaps = np.abs(outcome_sum[used] - conf_sum[used]) / count[used]
+    return count[used] / confidence.shape[0], gaps
+
+
+def _binned_calibration_error(confidence: np.ndarray, outcome: np.ndarray, n_bins: int) -> float:
+    # |B|/N · |mean(outcome) − mean(conf)| == |Σ outcome − Σ conf| / N; empty bins give 0.
+    share, gaps = _binned_gaps(confidence, outcome, equal_width_bins(confidence, n_bins))
+    return float(np.sum(share * gaps))
+
+
+def binary_mce(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Maximum calibration error of positive-class probabilities: the largest
+    ``|frac_pos(B_b) − mean_p(B_b)|`` over the non-empty bins of :func:`binary_ece`
+    (torchmetrics' ``norm="max"``).  Inputs are not validated here."""
+    p = np.asarray(p, dtype=np.float64)
+    _, gaps = _binned_gaps(p, np.asarray(y, dtype=np.float64), equal_width_bins(p, n_bins))
+    return float(gaps.max())
+
+
+def binary_ece_adaptive(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Expected calibration error over ``n_bins`` equal-mass bins (:func:`equal_mass_bins`;
+    Nixon et al. 2019's adaptive ECE): ``Σ_b |B_b|/N · |frac_pos(B_b) − mean_p(B_b)|``.
+    Inputs are not validated here."""
+    p = np.asarray(p, dtype=np.float64)
+    share, gaps = _binned_gaps(p, np.asarray(y, dtype=np.float64), equal_mass_bins(p, n_bins))
+    return float(np.sum(share * gaps))
+
+
+def reliability_bins(confidence: np.ndarray, outcome: np.ndarray, n_bins: int) -> dict:
+    """The reliability-diagram data of ``confidence`` against 0/1 ``outcome`` over the
+    equal-width bins of :func:`equal_width_bins` (``n_bins + 1`` entries, the last for
+    confidences of exactly 1.0): ``count``, mean ``confidence`` and mean ``outcome``
+    (``accuracy``) per bin (``None`` where a bin is empty), and the ``ece`` and ``mce`` they
+    give (``None`` without values)."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    outcome = np.asarray(outcome, dtype=np.float64)
+    bins = equal_width_bins(confidence, n_bins)
+    count = np.bincount(bins, minlength=n_bins + 1)
     conf_sum = np.bincount(bins, weights=confidence, minlength=n_bins + 1)
     outcome_sum = np.bincount(bins, weights=outcome, minlength=n_bins + 1)
-    # |B|/N · |mean(outcome) − mean(conf)| == |Σ outcome − Σ conf| / N; empty bins give 0.
-    return float(np.abs(outcome_sum - conf_sum).sum() / confidence.shape[0])
+
+    def per_bin_mean(total: np.ndarray) -> list[float | None]:
+        return [float(t / c) if c else None for t, c in zip(total, count, strict=True)]
+
+    empty = confidence.size == 0
+    return {
+        "count": count.tolist(),
+        "confidence": per_bin_mean(conf_sum),
+        "accuracy": per_bin_mean(outcome_sum),
+        "ece": None if empty else _binned_calibration_error(confidence, outcome, n_bins),
+        "mce": None if empty else binary_mce(outcome, confidence, n_bins),
+    }
+
+
+def top_label(y: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The confidence of each track's predicted class (its largest probability) and
+    whether that prediction is right (1.0) or wrong (0.0); inputs already validated."""
+    pred = predicted_class(probs)
+    return probs[np.arange(probs.shape[0]), pred], (pred == y).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- single-label
@@ -214,9 +289,40 @@ def ece(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
     its own (see :func:`binary_ece`).  Guo et al.'s reference code uses ``(lo, hi]`` instead.
     """
     y, p = check_single_label(y, probs)
-    pred = predicted_class(p)
-    confidence = p[np.arange(p.shape[0]), pred]
-    return _binned_calibration_error(confidence, (pred == y).astype(np.float64), n_bins)
+    return _binned_calibration_error(*top_label(y, p), n_bins)
+
+
+def mce(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Top-label maximum calibration error: the largest ``|acc(B_b) − conf(B_b)|`` over the
+    non-empty bins of :func:`ece` (same 15 equal-width bins; torchmetrics'
+    ``MulticlassCalibrationError(norm="max")``)."""
+    y, p = check_single_label(y, probs)
+    confidence, correct = top_label(y, p)
+    return binary_mce(correct, confidence, n_bins)
+
+
+def ece_adaptive(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Top-label ECE over 15 equal-mass bins of the confidence (:func:`equal_mass_bins`),
+    so that every bin holds about N/15 tracks."""
+    y, p = check_single_label(y, probs)
+    confidence, correct = top_label(y, p)
+    return binary_ece_adaptive(correct, confidence, n_bins)
+
+
+def overconfidence(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean top-label confidence minus accuracy: positive when the model is overconfident
+    on average, negative when underconfident."""
+    y, p = check_single_label(y, probs)
+    confidence, correct = top_label(y, p)
+    return float(confidence.mean() - correct.mean())
+
+
+def entropy(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean predictive entropy of the track probabilities, ``mean_i −Σ_k p_ik log p_ik``
+    (natural log, ``0 log 0 = 0``): from 0 (certain) to ``log C`` (uniform).  ``y`` is
+    not used; it is there so every metric has the same signature."""
+    _, p = check_single_label(y, probs)
+    return float(np.mean(np.sum(special.entr(p), axis=1)))
 
 
 def classwise_ece(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
@@ -339,6 +445,39 @@ def multilabel_ece(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> fl
     ``|mean probability − fraction positive|`` weighted by the bin's share of tracks)."""
     y, p = check_multi_label(y, probs)
     return float(np.mean([binary_ece(y[:, k], p[:, k], n_bins) for k in range(p.shape[1])]))
+
+
+def multilabel_mce(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Mean over all C labels of the binary maximum calibration error of ``probs[:, k]``
+    against ``y[:, k]`` (:func:`binary_mce`, 15 equal-width bins)."""
+    y, p = check_multi_label(y, probs)
+    return float(np.mean([binary_mce(y[:, k], p[:, k], n_bins) for k in range(p.shape[1])]))
+
+
+def multilabel_ece_adaptive(y: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Mean over all C labels of the binary ECE over 15 equal-mass bins of ``probs[:, k]``
+    (:func:`binary_ece_adaptive`)."""
+    y, p = check_multi_label(y, probs)
+    return float(
+        np.mean([binary_ece_adaptive(y[:, k], p[:, k], n_bins) for k in range(p.shape[1])])
+    )
+
+
+def multilabel_overconfidence(y: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> float:
+    """Mean confidence in each label decision minus the fraction of right decisions
+    (:func:`multilabel_label_accuracy`): the confidence of an entry is ``p`` when
+    ``p >= threshold`` (predicted positive), else ``1 − p``."""
+    y, p = check_multi_label(y, probs, threshold)
+    positive = p >= threshold
+    confidence = np.where(positive, p, 1.0 - p)
+    return float(confidence.mean() - np.mean(positive == (y == 1)))
+
+
+def multilabel_entropy(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean binary entropy over all ``n x C`` entries, ``−(p log p + (1−p) log(1−p))``
+    (natural log): from 0 to ``log 2``.  ``y`` is not used."""
+    _, p = check_multi_label(y, probs)
+    return float(np.mean(special.entr(p) + special.entr(1.0 - p)))
 
 
 def multilabel_nll(y: np.ndarray, probs: np.ndarray) -> float:

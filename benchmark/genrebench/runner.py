@@ -4,9 +4,11 @@ the sequence of stages in :mod:`genrebench.stages` and save its files.
 Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``:
 ``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
 the split has a validation part), ``predictions_calibrated.csv`` (the test tracks after the
-calibrator, when it could be fitted), ``segment_predictions.csv`` (when tracks have several
-segments), ``per_class.csv`` and ``confusion_matrix.csv``, ``metrics.json`` (written last,
-atomically: its presence marks the job finished) and ``provenance.json``.  Started again,
+calibrator, when it could be fitted), ``reliability.json`` (reliability-diagram data, raw
+and calibrated: :mod:`genrebench.reliability`), ``segment_predictions.csv`` (when tracks
+have several segments), ``per_class.csv`` and ``confusion_matrix.csv``, ``metrics.json``
+(written last, atomically: its presence marks the job finished) and ``provenance.json``.
+Started again,
 a run skips every job whose ``metrics.json`` is complete for the same configuration, and
 the feature cache spares the extraction.  A job that raises is saved as failed with its
 reason, and the others go on.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from genrebench import __version__, calibration, outputs, stages
+from genrebench import __version__, calibration, outputs, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import Dataset
 from genrebench.errors import ConfigError
@@ -358,6 +360,12 @@ def save_job_files(
         )
     else:  # a file left by an earlier run of the same job must not pass for this one's
         calibrated_file.unlink(missing_ok=True)
+    outputs.write_json(
+        folder / "reliability.json",
+        reliability.report(
+            p.y_test, p.test_probs, calibrated.test_probs, p.classes, p.task, calibrated.report()
+        ),
+    )
     if p.valid_probs is not None:
         outputs.save_predictions(
             folder / "valid_predictions.csv",

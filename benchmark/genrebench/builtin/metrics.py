@@ -93,6 +93,34 @@ _SINGLE = [
         "mean negative log-likelihood, probabilities clipped at 1e-15",
     ),
     ("brier", m.brier, _no_threshold, False, "multiclass Brier score, sum over classes (0..2)"),
+    (
+        "mce",
+        m.mce,
+        _no_threshold,
+        False,
+        "top-label maximum calibration error over the 15 equal-width bins of ece",
+    ),
+    (
+        "ece_adaptive",
+        m.ece_adaptive,
+        _no_threshold,
+        False,
+        "top-label expected calibration error over 15 equal-mass bins",
+    ),
+    (
+        "overconfidence",
+        m.overconfidence,
+        _no_threshold,
+        False,
+        "mean top-label confidence minus accuracy (signed: < 0 is underconfident)",
+    ),
+    (
+        "entropy",
+        m.entropy,
+        _no_threshold,
+        False,
+        "mean predictive entropy of the track probabilities (nats; an uncertainty, not a score)",
+    ),
 ]
 _MULTI = [
     (
@@ -166,6 +194,34 @@ _MULTI = [
         _no_threshold,
         False,
         "mean over labels of the binary ECE of p[:, k], 15 equal-width bins",
+    ),
+    (
+        "mce",
+        m.multilabel_mce,
+        _no_threshold,
+        False,
+        "mean over labels of the binary maximum calibration error, 15 equal-width bins",
+    ),
+    (
+        "ece_adaptive",
+        m.multilabel_ece_adaptive,
+        _no_threshold,
+        False,
+        "mean over labels of the binary ECE over 15 equal-mass bins",
+    ),
+    (
+        "overconfidence",
+        m.multilabel_overconfidence,
+        _multi,
+        False,
+        "mean confidence of the label decisions minus label accuracy (signed)",
+    ),
+    (
+        "entropy",
+        m.multilabel_entropy,
+        _no_threshold,
+        False,
+        "mean binary entropy of the label probabilities (nats; an uncertainty, not a score)",
     ),
     (
         "nll",
