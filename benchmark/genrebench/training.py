@@ -107,11 +107,43 @@ def xavier_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+_DROPOUT_TYPES = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
+
+def dropout_layers(module: nn.Module) -> list[nn.Module]:
+    """The dropout layers of ``module`` (functional dropout inside ``forward`` is not seen)."""
+    return [m for m in module.modules() if isinstance(m, _DROPOUT_TYPES)]
+
+
+def mc_dropout_passes(setup: ModelSetup) -> int:
+    """``mc_dropout: N`` from the budget (first) or the model parameters: the number of
+    stochastic prediction passes, 0 (or absent) for an ordinary deterministic prediction."""
+    value = setup.budget.get("mc_dropout", setup.params.get("mc_dropout", 0))
+    try:
+        passes = int(value or 0)
+    except (TypeError, ValueError):
+        passes = -1
+    if passes < 0 or (value not in (None, False) and float(value) != passes):
+        raise ConfigError(f"mc_dropout must be a whole number of passes >= 0, got {value!r}")
+    return passes
+
+
 class TorchClassifier:
     """Trains ``module`` (inputs ``(n, *input_shape)`` -> logits ``(n, n_classes)``).
 
     Inputs may be arrays or lazy arrays (:mod:`genrebench.lazy`): batches are read and
-    standardised as they are consumed, so memory does not grow with the data set."""
+    standardised as they are consumed, so memory does not grow with the data set.
+
+    ``mc_dropout: N`` in the experiment's budget or model parameters makes
+    :meth:`predict_proba` average N stochastic passes with the dropout layers active and
+    batch norm in eval mode (MC dropout), seeded by the job's seed."""
 
     accepts_lazy_inputs = True
 
@@ -126,6 +158,7 @@ class TorchClassifier:
             raise ConfigError(f"unknown init {config.init!r}; expected 'xavier' or None")
         self.module = module.to(self.device)
         self.multilabel = setup.task == "multi-label"
+        self.mc_dropout = mc_dropout_passes(setup)
         self.history: list[dict[str, float]] = []
         self._mean: np.ndarray | float = 0.0
         self._std: np.ndarray | float = 1.0
@@ -147,6 +180,8 @@ class TorchClassifier:
     @torch.no_grad()
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         with self._threads():
+            if self.mc_dropout:
+                return self._mc_dropout_proba(x)
             return self._predict_proba(x)
 
     def _threads(self):
@@ -214,8 +249,11 @@ class TorchClassifier:
             self.module.load_state_dict(best_state)
 
     @torch.no_grad()
-    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, x: np.ndarray, dropout: bool = False) -> np.ndarray:
         self.module.eval()
+        if dropout:  # MC dropout: dropout layers sample, batch norm keeps its running stats
+            for layer in dropout_layers(self.module):
+                layer.train()
         out = []
         size = max(self.config.batch_size, 256)
         for start in range(0, len(x), size):
@@ -223,6 +261,25 @@ class TorchClassifier:
             probs = torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1)
             out.append(probs.double().cpu().numpy())
         return np.concatenate(out, axis=0)
+
+    @torch.no_grad()
+    def _mc_dropout_proba(self, x: np.ndarray) -> np.ndarray:
+        """Mean of ``self.mc_dropout`` stochastic passes (Gal and Ghahramani 2016), seeded by
+        the job's seed on a forked RNG: the same call gives the same masks, and the global
+        random state is left as it was."""
+        if not dropout_layers(self.module):
+            raise ConfigError(
+                "mc_dropout needs dropout layers (torch.nn.Dropout and its variants) in the "
+                "network; this one has none"
+            )
+        devices = [self.device] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.setup.seed)
+                total = sum(self._predict_proba(x, dropout=True) for _ in range(self.mc_dropout))
+        finally:
+            self.module.eval()
+        return total / self.mc_dropout
 
     # ------------------------------------------------------------------ helpers
     def loss_on(self, x: np.ndarray, y: np.ndarray) -> float:
