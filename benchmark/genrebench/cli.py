@@ -74,6 +74,12 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
     return item
 
 
+def cmd_bench(registry: Registry, args: argparse.Namespace) -> int:
+    from genrebench.bench import run_command
+
+    return run_command(args)
+
+
 def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard
     from genrebench.cache import default_cache_dir
@@ -192,6 +198,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list data sets, features, models, metrics and experiments")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser(
+        "bench",
+        help="measure feature speed, memory, executor scaling and harness overhead",
+        description=(
+            "features: log-mel extraction vs a plain librosa loop on --data-root; memory: "
+            "peak RSS at --tracks generated 30 s tracks; executors: 1 vs 2 Dask workers; "
+            "overhead: harness vs a bare script"
+        ),
+    )
+    p.add_argument("what", choices=("features", "memory", "executors", "overhead"))
+    p.add_argument("--data-root", type=Path, metavar="DIR", help="audio files (features)")
+    p.add_argument("--feature", action="append", metavar="NAME", help="feature (repeatable)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N files")
+    p.add_argument(
+        "--tracks",
+        type=lambda text: [_positive_int(v) for v in text.split(",")],
+        default=[250, 500, 1000, 2000],
+        metavar="N,N,...",
+        help="track counts for memory (default 250,500,1000,2000)",
+    )
+    p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
+    p.add_argument("--seeds", type=_positive_int, default=4, help="seeds per experiment")
+    p.add_argument("--work-dir", type=Path, metavar="DIR", help="default: a new temp folder")
+    p.set_defaults(handler=cmd_bench)
 
     p = sub.add_parser("run", help="run experiments and write the leaderboard")
     p.add_argument(

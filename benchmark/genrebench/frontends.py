@@ -69,6 +69,31 @@ class LogMel:
             norm=self.norm,
         ).astype(np.float32)
 
+    def librosa(self, audio: np.ndarray) -> np.ndarray:
+        """The same feature computed by librosa: the reference the tests and
+        ``genrebench bench features`` compare with."""
+        import librosa
+
+        power = librosa.feature.melspectrogram(
+            y=np.asarray(audio, dtype=np.float32),
+            sr=self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop,
+            center=self.center,
+            pad_mode="reflect",
+            power=self.power,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            htk=self.htk,
+            norm=self.norm,
+        )
+        if self.log == "db":
+            power = librosa.power_to_db(power, ref=1.0, amin=self.amin, top_db=None)
+        elif self.log == "ln":
+            power = np.log(power + self.amin)
+        return power.astype(np.float32)
+
     def n_frames(self, n_samples: int) -> int:
         if self.center:
             return 1 + n_samples // self.hop

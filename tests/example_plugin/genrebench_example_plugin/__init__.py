@@ -21,6 +21,7 @@ from genrebench import (
     hookimpl,
 )
 from genrebench.audio import write_audio
+from genrebench.frontends import LogMel
 
 CLASSES = ["low", "mid", "high"]
 CENTRES = {"low": 220.0, "mid": 880.0, "high": 3520.0}
@@ -76,7 +77,11 @@ def genrebench_register_datasets():
 
 @hookimpl
 def genrebench_register_features():
-    return [FeatureSpec("example/band-energies", band_energies, sample_rate=SR)]
+    return [
+        FeatureSpec("example/band-energies", band_energies, sample_rate=SR),
+        # A core front end, as a plugin declares one (used by the bench command's tests).
+        FeatureSpec("example/logmel", LogMel(SR, n_fft=512, hop=256, n_mels=40), sample_rate=SR),
+    ]
 
 
 @hookimpl

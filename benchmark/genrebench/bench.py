@@ -1,0 +1,390 @@
+"""``genrebench bench``: the performance figures of the README, measured on your machine
+and, where it takes audio, on your data.  Every comparison runs side by side in one
+invocation and is reported as a ratio, because absolute seconds mean little on a shared
+machine.
+
+    genrebench bench features --data-root DIR   log-mel extraction: plain librosa loop vs
+                                                 genrebench (1 and 2 workers) vs bare torch
+    genrebench bench memory                      peak memory of a log-mel run at 250, 500,
+                                                 1,000 and 2,000 generated 30 s tracks
+    genrebench bench executors                   job-parallel suite on 1 vs 2 Dask workers
+    genrebench bench overhead                    harness time over a bare script doing the
+                                                 same decode, extract, train and predict
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrebench.audio import AUDIO_EXTENSIONS, load_audio, write_audio
+from genrebench.errors import ConfigError
+
+Row = dict[str, Any]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    if not rows:
+        print("(nothing measured)")
+        return
+    columns = list(rows[0])
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- features
+def audio_files(root: Path, limit: int | None) -> list[Path]:
+    files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise ConfigError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {root}")
+    return files[:limit] if limit else files
+
+
+def bench_features(
+    data_root: Path, names: Sequence[str] = (), limit: int | None = None
+) -> list[Row]:
+    """For each log-mel feature (every registered feature whose extract is a
+    :class:`~genrebench.frontends.LogMel`, or those named): seconds for a plain
+    ``librosa.load`` + librosa loop, for ``extract_all`` without cache with 1 and 2
+    workers, and for the bare batched torch compute on already decoded audio."""
+    import librosa
+
+    from genrebench.cache import FeatureCache
+    from genrebench.dataset import Track
+    from genrebench.features import extract_all
+    from genrebench.frontends import LogMel
+    from genrebench.plugins import load_plugins
+
+    registry = load_plugins()
+    specs = [registry.get("features", n) for n in names] or [
+        s for s in registry.specs("features") if isinstance(s.extract, LogMel)
+    ]
+    files = audio_files(data_root, limit)
+    tracks = [Track(str(i), path, ("x",)) for i, path in enumerate(files)]
+    no_cache = FeatureCache(None)
+    rows = []
+    for spec in specs:
+        frontend = spec.extract
+        if not isinstance(frontend, LogMel):
+            raise ConfigError(f"feature {spec.name!r} is not a LogMel front end")
+        frontend.librosa(np.zeros(frontend.n_fft * 2, np.float32))  # compile numba first
+        extract_all(spec, tracks[:2], no_cache)  # and warm torch up
+
+        def plain_loop(spec=spec, frontend=frontend):
+            for path in files:
+                audio, _ = librosa.load(path, sr=spec.sample_rate, mono=True)
+                frontend.librosa(audio)
+
+        decoded = [load_audio(path, spec.sample_rate) for path in files]
+        plain = timed(plain_loop)
+        one = timed(lambda spec=spec: extract_all(spec, tracks, no_cache, jobs=1))
+        two = timed(lambda spec=spec: extract_all(spec, tracks, no_cache, jobs=2))
+        bare = timed(
+            lambda frontend=frontend, decoded=decoded: frontend.batch(decoded, frontend.sample_rate)
+        )
+        rows.append(
+            {
+                "feature": spec.name,
+                "tracks": len(files),
+                "librosa loop s": plain,
+                "genrebench 1 worker s": one,
+                "genrebench 2 workers s": two,
+                "bare torch compute s": bare,
+                "speed-up 1 worker": plain / one,
+                "speed-up 2 workers": plain / two,
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- memory
+def generate_tracks(
+    folder: Path, count: int, seconds: float, sample_rate: int = 22050
+) -> list[Path]:
+    """``count`` tracks of ``seconds`` in four classes (a tone per class, noise), as
+    ``folder/<class>/<n>.wav``; existing files are kept."""
+    paths = []
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    for n in range(count):
+        label = f"class{n % 4}"
+        path = folder / label / f"{n:05d}.wav"
+        if not path.exists():
+            rng = np.random.default_rng(n)
+            tone = np.sin(2 * np.pi * (110 * 2 ** (n % 4)) * t)
+            write_audio(path, 0.3 * tone + 0.1 * rng.standard_normal(len(t)), sample_rate)
+        paths.append(path)
+    return paths
+
+
+def bench_memory(
+    sizes: Sequence[int], experiment: str, work_dir: Path, seconds: float = 30.0
+) -> list[Row]:
+    """Peak resident memory of one training job (one epoch, two segments per track) of
+    ``experiment`` on each number of generated tracks, each in a fresh process; the
+    feature cache is shared, so every size after the first extracts only its new tracks."""
+    paths = generate_tracks(work_dir / "audio", max(sizes), seconds)
+    rows = []
+    for size in sizes:
+        root = work_dir / f"tracks-{size}"
+        for path in paths[:size]:
+            link = root / path.parent.name / path.name
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(path)
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "genrebench.bench",
+                "_memory_child",
+                experiment,
+                str(root),
+                str(work_dir / "cache"),
+                str(work_dir / f"out-{size}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"memory run on {size} tracks failed:\n{child.stderr[-2000:]}")
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+        rows.append({"tracks": size, **measured})
+    return rows
+
+
+def _memory_child(experiment: str, root: str, cache_dir: str, out: str) -> None:
+    """One job in this process; prints its peak RSS (MiB) and seconds as JSON."""
+    import resource
+    import types
+
+    from genrebench import hookimpl
+    from genrebench.plugins import load_plugins
+    from genrebench.runner import Runner, RunOptions, plan
+
+    base = load_plugins().get("experiments", experiment)
+    spec = replace(
+        base,
+        name="bench/memory",
+        segments=replace(base.segments, train_count=2, test_count=2),
+        profiles={"bench": {"epochs": 1}},
+        calibration="none",
+    )
+    module = types.ModuleType("genrebench_bench_memory")
+    module.genrebench_register_experiments = hookimpl(lambda: [spec])
+    registry = load_plugins(extra=[module])
+    options = RunOptions(
+        experiments=["bench/memory"],
+        datasets=["folder"],
+        data_root=Path(root),
+        split="stratified",
+        split_ratios={"train": 0.8, "test": 0.2},
+        profile="bench",
+        out=Path(out),
+        cache_dir=Path(cache_dir),
+    )
+    jobs, _ = plan(registry, options)
+    runner = Runner(registry, options)
+    started = time.perf_counter()
+    [result] = runner.run(jobs)
+    if result["status"] != "ok":
+        raise SystemExit(result.get("error"))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"peak RSS MiB": round(peak, 1), "seconds": round(time.perf_counter() - started, 1)}
+        )
+    )
+
+
+def memory_slope(rows: Sequence[Row]) -> tuple[float, float]:
+    """Least-squares ``(MiB per 1,000 tracks, MiB extrapolated to 8,000 tracks)``."""
+    x = np.array([r["tracks"] for r in rows], dtype=float)
+    y = np.array([r["peak RSS MiB"] for r in rows], dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    return slope * 1000, slope * 8000 + intercept
+
+
+# --------------------------------------------------------------------------- executors
+def bench_executors(
+    experiments: Sequence[str], seeds: int, workers: Sequence[int], work_dir: Path
+) -> list[Row]:
+    """Wall time of the same job-parallel run on Dask local clusters of each worker count
+    (features cached by a first local run, so the jobs dominate)."""
+    common = [
+        *experiments,
+        "--dataset",
+        "synthetic-genres",
+        "--seeds",
+        str(seeds),
+        "--no-progress",
+        "--cache-dir",
+        str(work_dir / "cache"),
+    ]
+    _cli(["run", *common, "--out", str(work_dir / "warm"), "--seeds", "1"])
+    rows = []
+    for n in workers:
+        seconds = timed(
+            lambda n=n: _cli(
+                [
+                    "run",
+                    *common,
+                    "--out",
+                    str(work_dir / f"dask-{n}"),
+                    "--executor",
+                    f"dask:local:{n}",
+                ]
+            )
+        )
+        rows.append({"workers": n, "jobs": len(experiments) * seeds, "seconds": seconds})
+    for row in rows:
+        row["speed-up vs first"] = rows[0]["seconds"] / row["seconds"]
+    return rows
+
+
+def _cli(args: Sequence[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "genrebench.cli", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"genrebench {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
+# --------------------------------------------------------------------------- overhead
+def bench_overhead(experiments: Sequence[str], work_dir: Path) -> list[Row]:
+    """For each experiment on the embedded ``synthetic-genres`` set, quick profile, no
+    feature cache: the harness's job time against a bare loop that decodes, extracts,
+    cuts, trains and predicts with the same functions and nothing else."""
+    from genrebench.plugins import load_plugins
+    from genrebench.runner import Runner, RunOptions, plan
+
+    registry = load_plugins()
+    rows = []
+    for name in experiments:
+        options = RunOptions(
+            experiments=[name], datasets=["synthetic-genres"], out=work_dir / "runs", cache_dir=None
+        )
+        [job], _ = plan(registry, options)
+        runner = Runner(registry, options)
+        runner.load_datasets([job])
+        bare = timed(lambda runner=runner, job=job: _bare_job(runner, job))
+        harness = timed(lambda runner=runner, job=job: runner.run_job(job))
+        rows.append(
+            {
+                "experiment": name,
+                "bare s": bare,
+                "harness s": harness,
+                "overhead": (harness - bare) / harness,
+            }
+        )
+    return rows
+
+
+def _bare_job(runner, job) -> None:
+    from genrebench.aggregation import aggregate_tracks
+    from genrebench.segments import cut
+    from genrebench.specs import ModelSetup
+
+    ctx = runner.context(job)
+    split = ctx.dataset.split(ctx.split_request, seed=ctx.split_seed)
+    from genrebench.stages import limit_split, seed_everything
+
+    split = limit_split(split, ctx.dataset, ctx.budget, ctx.split_seed)
+    seg, feature = ctx.experiment.segments, ctx.feature
+
+    def inputs(ids, count):
+        arrays = [
+            feature.extract(
+                load_audio(ctx.dataset.track(t).path, feature.sample_rate), feature.sample_rate
+            )
+            for t in ids
+        ]
+        return cut(arrays, ids, seg, feature, count, ctx.seed)
+
+    x, owner = inputs(split.train, seg.train_count)
+    y = ctx.dataset.label_matrix(split.train)[owner]
+    x_valid = y_valid = None
+    if split.valid:
+        x_valid, owner_valid = inputs(split.valid, seg.test_count)
+        y_valid = ctx.dataset.label_matrix(split.valid)[owner_valid]
+    x_test, owner_test = inputs(split.test, seg.test_count)
+    setup = ModelSetup(
+        ctx.task,
+        list(ctx.dataset.classes),
+        tuple(x.shape[1:]),
+        ctx.seed,
+        ctx.device,
+        dict(ctx.experiment.model_params),
+        dict(ctx.budget),
+    )
+    seed_everything(ctx.seed)
+    model = ctx.model.create(setup)
+    model.fit(x, y, x_valid, y_valid)
+    probs = model.predict_proba(x_test)
+    aggregate_tracks(probs, owner_test, len(split.test), ctx.experiment.aggregation, ctx.task)
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "_memory_child":
+        _memory_child(*argv[1:])
+        return
+    raise SystemExit("use: genrebench bench {features,memory,executors,overhead} --help")
+
+
+def run_command(args) -> int:
+    """The ``genrebench bench`` subcommands (see :func:`genrebench.cli.build_parser`)."""
+    work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="gb-bench-"))
+    os.environ.setdefault("GENREBENCH_CACHE_DIR", str(work_dir / "cache"))
+    if args.what == "features":
+        if args.data_root is None:
+            raise ConfigError("bench features needs --data-root DIR (a folder of audio files)")
+        print_table(bench_features(args.data_root, args.feature or (), args.limit))
+    elif args.what == "memory":
+        experiment = (args.experiment or ["schindler2016/shallow"])[0]
+        rows = bench_memory(args.tracks, experiment, work_dir)
+        print_table(rows)
+        if len(rows) > 1:
+            per_1000, at_8000 = memory_slope(rows)
+            print(
+                f"slope {per_1000:.1f} MiB per 1,000 tracks; "
+                f"extrapolated to 8,000: {at_8000:.0f} MiB"
+            )
+    elif args.what == "executors":
+        experiments = args.experiment or ["schindler2016/shallow", "schindler2016/deep"]
+        print_table(bench_executors(experiments, args.seeds, (1, 2), work_dir))
+    else:
+        experiments = args.experiment or ["reference/logreg", "schindler2016/shallow"]
+        print_table(bench_overhead(experiments, work_dir))
+    print(f"(work folder: {work_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

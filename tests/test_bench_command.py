@@ -1,0 +1,41 @@
+"""``genrebench bench``: each subcommand runs on tiny inputs and prints its table (the
+figures themselves are measured by hand or by ``tox -e bench``, never asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from genrebench.bench import bench_features, generate_tracks, memory_slope
+from genrebench.cli import main
+from genrebench.errors import ConfigError
+
+
+def test_memory_slope_is_a_least_squares_line():
+    rows = [{"tracks": n, "peak RSS MiB": 500 + 0.1 * n} for n in (250, 500, 1000, 2000)]
+    per_1000, at_8000 = memory_slope(rows)
+    assert per_1000 == pytest.approx(100.0) and at_8000 == pytest.approx(1300.0)
+
+
+def test_generated_tracks_have_four_classes_and_are_kept(tmp_path):
+    paths = generate_tracks(tmp_path, 6, seconds=0.2)
+    assert sorted({p.parent.name for p in paths}) == ["class0", "class1", "class2", "class3"]
+    stamp = paths[0].stat().st_mtime_ns
+    assert generate_tracks(tmp_path, 6, seconds=0.2)[0].stat().st_mtime_ns == stamp
+
+
+def test_bench_features_compares_the_same_log_mel_four_ways(tmp_path):
+    generate_tracks(tmp_path, 3, seconds=0.5)
+    [row] = bench_features(tmp_path, ["example/logmel"])
+    assert row["feature"] == "example/logmel" and row["tracks"] == 3
+    for column in ("librosa loop s", "genrebench 1 worker s", "bare torch compute s"):
+        assert row[column] > 0
+    assert row["speed-up 1 worker"] == pytest.approx(
+        row["librosa loop s"] / row["genrebench 1 worker s"]
+    )
+
+
+def test_bench_features_needs_audio(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="no audio files"):
+        bench_features(tmp_path)
+    assert main(["bench", "features"]) == 2
+    assert "--data-root" in capsys.readouterr().err
