@@ -225,3 +225,27 @@ def test_shipped_lists_match_shared_copies():
         for path in sorted((shared / folder).glob("*.txt")):
             shipped = REPO / "datasets" / "gtzan" / folder / path.name
             assert shipped.read_bytes() == path.read_bytes(), shipped
+
+
+@pytest.mark.parametrize("where", ["genres_original", "Data/genres_original"])
+def test_kaggle_images_are_attached_as_assets(tmp_path, where):
+    genre_dir = make_gtzan(tmp_path, where, per_genre=2)
+    images = genre_dir.parent / "images_original"
+    for genre in GTZAN_GENRES:
+        (images / genre).mkdir(parents=True)
+        (images / genre / f"{genre}00000.png").write_bytes(b"png")  # only clip 0 has one
+    ds = gtzan.load(tmp_path, {})
+    assert ds.track("rock.00000").assets == {gtzan.IMAGE_ASSET: images / "rock" / "rock00000.png"}
+    assert ds.track("rock.00001").assets == {}
+    assert any("10 of 20 GTZAN clips have a Kaggle spectrogram image" in n for n in ds.notes)
+    ignored = gtzan.load(tmp_path, {"images": "false"})
+    assert all(t.assets == {} for t in ignored.tracks)
+    assert not any("spectrogram image" in n for n in ignored.notes)
+
+
+def test_kaggle_images_outside_the_data_root_are_not_looked_for(tmp_path):
+    genre_dir = make_gtzan(tmp_path, "genres_original", per_genre=1)
+    (tmp_path / "images_original" / "blues").mkdir(parents=True)
+    (tmp_path / "images_original" / "blues" / "blues00000.png").write_bytes(b"png")
+    ds = gtzan.load(genre_dir, {})  # the root holds the genre folders itself
+    assert all(t.assets == {} for t in ds.tracks)

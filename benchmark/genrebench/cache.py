@@ -69,8 +69,12 @@ class FeatureCache:
     def enabled(self) -> bool:
         return self.root is not None
 
-    def key(self, audio_path: str | Path, spec: FeatureSpec) -> str:
+    def key(self, audio_path: str | Path, spec: FeatureSpec, source: str = "audio") -> str:
+        """Key of ``spec`` computed from the file at ``audio_path``; ``source`` says what
+        that file is when it is not the track's audio (``"asset:<name>"``)."""
         text = file_digest(audio_path) + "\n" + feature_fingerprint(spec)
+        if source != "audio":
+            text += "\nsource=" + source
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _path(self, key: str, spec: FeatureSpec) -> Path:

@@ -22,11 +22,16 @@ DEFAULT_STRATIFIED_RATIOS = {"train": 0.7, "valid": 0.1, "test": 0.2}
 
 @dataclass(frozen=True)
 class Track:
-    """One audio file and its labels (one label for single-label data sets)."""
+    """One audio file and its labels (one label for single-label data sets).
+
+    ``assets`` maps names to companion files the data set has for this track besides the
+    audio (GTZAN's Kaggle spectrogram image is ``"gtzan-kaggle-image"``); a feature that
+    names one in ``FeatureSpec.asset`` reads it instead of the audio."""
 
     track_id: str
     path: Path
     labels: tuple[str, ...]
+    assets: Mapping[str, Path] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 
@@ -45,12 +46,30 @@ class Extracted:
     seconds: float = 0.0
     cache_hits: int = 0
     computed: int = 0
+    #: Tracks whose array came from a companion file (``FeatureSpec.asset``), not audio.
+    from_asset: int = 0
+
+
+def source_of(spec: FeatureSpec, track: Track) -> tuple[Path, str]:
+    """The file ``spec`` reads for ``track`` and what it is: ``"audio"``, or
+    ``"asset:<name>"`` when the feature reads a companion file the track has."""
+    if spec.asset is not None and spec.asset in track.assets:
+        return Path(track.assets[spec.asset]), f"asset:{spec.asset}"
+    return Path(track.path), "audio"
 
 
 def compute(spec: FeatureSpec, track: Track) -> np.ndarray:
-    """Decode one track at the feature's sample rate and extract the feature."""
-    audio = load_audio(track.path, spec.sample_rate)
-    return _checked(spec, spec.extract(audio, spec.sample_rate))
+    """Decode one track at the feature's sample rate and extract the feature (or read the
+    track's companion file, for a feature that names one the track has)."""
+    path, source = source_of(spec, track)
+    if source == "audio":
+        return _checked(spec, spec.extract(load_audio(path, spec.sample_rate), spec.sample_rate))
+    assert spec.read_asset is not None  # FeatureSpec checks that asset and read_asset pair
+    try:
+        array = spec.read_asset(path)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read {source} ({type(exc).__name__}: {exc})") from exc
+    return _checked(spec, array)
 
 
 def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
@@ -60,6 +79,7 @@ def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome
     of :mod:`genrebench.frontends`) gets the tracks decoded by a few threads (decoding
     releases the GIL) and computed in one call per chunk; any other feature, or a chunk
     whose batch call fails, is computed track by track so that an error names its track.
+    Tracks read from a companion file (``FeatureSpec.asset``) are never batched.
     """
     batch = getattr(spec.extract, "batch", None)
     if batch is None:
@@ -68,8 +88,9 @@ def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome
         return
     for start in range(0, len(tracks), DECODE_CHUNK):
         chunk = tracks[start : start + DECODE_CHUNK]
+        from_audio = [t for t in chunk if source_of(spec, t)[1] == "audio"]
         with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
-            decoded = list(pool.map(lambda t: _decode(spec, t), chunk))
+            decoded = list(pool.map(lambda t: _decode(spec, t), from_audio))
         ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
         try:
             arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
@@ -77,8 +98,12 @@ def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome
         except Exception:
             log.debug("batch extraction failed; computing track by track", exc_info=True)
             done = {}
-        for track, audio in decoded:
-            if isinstance(audio, BaseException):
+        audio_of = {t.track_id: audio for t, audio in decoded}
+        for track in chunk:
+            audio = audio_of.get(track.track_id)
+            if audio is None:  # read from its companion file
+                yield _compute_one(spec, track)
+            elif isinstance(audio, BaseException):
                 yield track.track_id, None, _describe(audio)
             elif track.track_id in done:
                 yield track.track_id, done[track.track_id], None
@@ -156,11 +181,13 @@ def extract_all(
     result = Extracted()
     todo: list[tuple[Track, str | None]] = []
     for track in tracks:
+        path, source = source_of(spec, track)
         try:
-            key = cache.key(track.path, spec) if cache.enabled else None
+            key = cache.key(path, spec, source) if cache.enabled else None
         except OSError as exc:
-            result.problems.append(Problem(track.track_id, str(track.path), f"cannot read: {exc}"))
+            result.problems.append(Problem(track.track_id, str(path), f"cannot read: {exc}"))
             continue
+        result.from_asset += source != "audio"
         array = cache.get(key, spec) if key is not None else None
         if array is not None:
             result.arrays[track.track_id] = array if in_memory else cache.handle(key, spec, array)

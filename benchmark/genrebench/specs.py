@@ -56,6 +56,12 @@ class FeatureSpec:
     features (one vector per track) leave it ``None``.  Results are cached on disk under a
     key made of the track's content, ``name``, ``params``, ``sample_rate`` and ``version``:
     bump ``version`` whenever the output for the same params changes.
+
+    A feature may instead read a companion file that the data set provides for a track
+    (``Track.assets``, for example GTZAN's Kaggle spectrogram images): ``asset`` names it
+    and ``read_asset(path)`` turns it into the array.  Tracks that have the asset are read
+    through ``read_asset`` (cached under the asset file's content); the others go through
+    ``extract`` on their audio, so ``extract`` must give an array of the same kind.
     """
 
     name: str
@@ -65,6 +71,17 @@ class FeatureSpec:
     version: str = "1"
     frames_per_second: float | None = None
     description: str = ""
+    #: Name of a per-track companion file (a key of ``Track.assets``) read instead of the
+    #: audio where the track has one; ``read_asset`` must be given with it.
+    asset: str | None = None
+    read_asset: Callable[[Path], np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.asset is None) != (self.read_asset is None):
+            raise ValueError(
+                f"feature {self.name!r}: asset and read_asset go together "
+                f"(asset={self.asset!r}, read_asset={self.read_asset!r})"
+            )
 
 
 # --------------------------------------------------------------------------- models

@@ -164,6 +164,12 @@ def extract_features(ctx: JobContext, split: Split) -> Extracted:
         "cache_hits": extracted.cache_hits,
         "computed": extracted.computed,
     }
+    if ctx.feature.asset is not None:
+        ctx.provenance["features"]["from_asset"] = extracted.from_asset
+        ctx.provenance["features"]["note"] = (
+            f"{ctx.feature.name}: {extracted.from_asset} of {len(wanted)} tracks read from "
+            f"their {ctx.feature.asset!r} files, the others from their audio"
+        )
     return extracted
 
 

@@ -55,7 +55,12 @@ SCHEMES = {
     "stratified-500-250-250": ("stratified", "{part}_stratified.txt"),
 }
 DEFAULT_SPLIT = "fault-filtered"
-OPTIONS = ("strict", *VALIDATE_OPTIONS)
+OPTIONS = ("strict", "images", *VALIDATE_OPTIONS)
+#: The Kaggle release's spectrogram images (``images_original/<genre>/<genre>000NN.png``,
+#: beside ``genres_original/``) are attached to their tracks under this asset name, for
+#: features that read them (``FeatureSpec.asset``); option ``images=false`` ignores them.
+IMAGE_ASSET = "gtzan-kaggle-image"
+IMAGES_DIR = "images_original"
 
 EXPECTED_LAYOUT = """\
 One folder per genre (blues classical country disco hiphop jazz metal pop reggae rock), each
@@ -192,6 +197,9 @@ def load(root: Path | None, options: Mapping[str, Any]) -> Dataset:
         )
     if absent:
         notes.append(f"no clips of genre(s) {', '.join(absent)}")
+    if opt_bool(options, "images", True):
+        tracks, image_note = attach_images(root, genre_dir, tracks)
+        notes += [image_note] if image_note else []
     fixed = read_split_lists()
     notes += split_coverage(NAME, fixed, (t.track_id for t in tracks), strict)
     return Dataset(
@@ -204,6 +212,26 @@ def load(root: Path | None, options: Mapping[str, Any]) -> Dataset:
         problems=problems,
         notes=notes,
     )
+
+
+def attach_images(root: Path, genre_dir: Path, tracks: list[Track]) -> tuple[list[Track], str]:
+    """Tracks with their Kaggle spectrogram image attached (asset :data:`IMAGE_ASSET`)
+    where ``images_original/`` sits beside the genre folders inside the data root, and a
+    note saying how many clips have one ("" when there is no such folder)."""
+    if genre_dir.resolve() == root.resolve():
+        return tracks, ""  # the folder beside would be outside the data root
+    images_dir = genre_dir.parent / IMAGES_DIR
+    if not images_dir.is_dir():
+        return tracks, ""
+    out = []
+    for track in tracks:
+        genre, number = track.track_id.split(".")
+        image = images_dir / genre / f"{genre}{number}.png"
+        if image.is_file():
+            track = Track(track.track_id, track.path, track.labels, {IMAGE_ASSET: image})
+        out.append(track)
+    found = sum(IMAGE_ASSET in t.assets for t in out)
+    return out, f"{found} of {len(out)} GTZAN clips have a Kaggle spectrogram image in {images_dir}"
 
 
 def validate(root: Path | None, options: Mapping[str, Any]) -> ValidationReport:
