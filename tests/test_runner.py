@@ -249,3 +249,46 @@ def test_job_saves_validation_predictions_and_a_class_report_that_match_the_test
         recall = tp / max(np.sum(true == i), 1)
         assert per_class.loc[c, "recall"] == pytest.approx(recall)
     assert np.mean(per_class["f1"]) == pytest.approx(saved["metrics"]["f1_macro"])
+
+
+class NeedsWeights:
+    """An experiment that needs pretrained weights the user must provide."""
+
+    @hookimpl
+    def genrebench_register_experiments(self):
+        return [
+            ExperimentSpec(
+                "test/needs-weights",
+                "example/band-energies",
+                "example/nearest-centroid",
+                requires_weights="the weights folder: set $TEST_WEIGHTS",
+            )
+        ]
+
+
+def test_experiments_needing_weights_run_only_when_named(monkeypatch, capsys):
+    registry = load_plugins(extra=[NeedsWeights()])
+    everything, notes = plan(registry, RunOptions(datasets=["example-tones"]))
+    assert "test/needs-weights" not in {j.experiment.name for j in everything}
+    assert "example/centroid" in {j.experiment.name for j in everything}
+    assert (
+        "test/needs-weights left out: it needs the weights folder: set $TEST_WEIGHTS; "
+        "name it to run it"
+    ) in notes
+    globbed, notes = plan(registry, RunOptions(["test/*"], ["example-tones"]))
+    assert globbed == [] and any("test/needs-weights left out" in n for n in notes)
+    named, notes = plan(registry, RunOptions(["test/needs-weights"], ["example-tones"]))
+    assert [j.experiment.name for j in named] == ["test/needs-weights"] and notes == []
+    # genrebench list says what they need.
+    monkeypatch.setattr("genrebench.cli.load_plugins", lambda: registry)
+    assert main(["list"]) == 0
+    assert "needs the weights folder: set $TEST_WEIGHTS" in capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)["experiments"]
+    needs = {i["name"]: i["requires_weights"] for i in listing}
+    assert needs["test/needs-weights"] == "the weights folder: set $TEST_WEIGHTS"
+    assert needs["example/centroid"] == ""
+    # Only such experiments selected: nothing to run, exit 2 with the note.
+    assert main(["run", "test/*", "--dataset", "example-tones"]) == 2
+    err = capsys.readouterr().err
+    assert "test/needs-weights left out" in err and "nothing to run" in err

@@ -49,6 +49,8 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
             extra = f" [{item['task']}]" if "task" in item else ""
             extra += f" [{', '.join(item['tasks'])}]" if "tasks" in item else ""
             print(f"  {item['name']:<36} {item['plugin']}{extra}")
+            if item.get("requires_weights"):
+                print(f"      needs {item['requires_weights']}")
     if registry.failed:
         print("plugins that failed to load:")
         for name, reason in registry.failed.items():
@@ -71,6 +73,7 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
         item["tasks"] = list(spec.tasks)
     if kind == "experiments":
         item.update(feature=spec.feature, model=spec.model, paper=spec.paper)
+        item["requires_weights"] = spec.requires_weights
     return item
 
 
@@ -114,7 +117,7 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not jobs:
-        raise ConfigError("nothing to run: no experiment matches the data sets' task types")
+        raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     runner = Runner(registry, options)
     runner.load_datasets(jobs)
     results = runner.run(jobs)

@@ -90,14 +90,24 @@ def select_experiments(registry: Registry, patterns: Sequence[str]) -> list[Expe
 
 
 def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]:
-    """The jobs to run and notes on combinations left out (task type mismatch)."""
+    """The jobs to run and notes on what was left out: experiments without the profile,
+    task type mismatches, and experiments that need pretrained weights
+    (``requires_weights``) unless they were named exactly (not by a glob, not by default)."""
     if options.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {options.seeds}")
     if options.calibration is not None:
         calibration.resolve(options.calibration, calibrators(registry))
     experiments = select_experiments(registry, options.experiments)
+    named = set(options.experiments)
+    weightless = [e for e in experiments if not e.requires_weights or e.name in named]
+    notes = [
+        f"{e.name} left out: it needs {e.requires_weights}; name it to run it"
+        for e in experiments
+        if e not in weightless
+    ]
+    experiments = weightless
     profiled = [e for e in experiments if options.profile in e.profiles]
-    if not profiled:
+    if not profiled and not notes:
         known = sorted({p for e in experiments for p in e.profiles} | set(PROFILES))
         raise ConfigError(
             f"no selected experiment has profile {options.profile!r}; known profiles: "
@@ -107,7 +117,7 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
         datasets = [registry.get("datasets", name) for name in options.datasets]
     else:
         datasets = [d for d in registry.specs("datasets") if d.embedded]
-    jobs, notes = [], []
+    jobs: list[Job] = []
     for exp in experiments:
         if exp not in profiled:
             notes.append(f"{exp.name} skipped: it has no profile {options.profile!r}")
@@ -121,7 +131,7 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
                 continue
             for seed in range(options.seed_start, options.seed_start + options.seeds):
                 jobs.append(Job(exp, ds.name, seed))
-    if options.experiments and options.datasets and not jobs:
+    if experiments and options.experiments and options.datasets and not jobs:
         raise ConfigError("no experiment/data set pair matches in task type: " + "; ".join(notes))
     return jobs, notes
 
