@@ -86,8 +86,11 @@ def test_extract_all_batches_a_front_end_and_matches_the_per_track_path(tmp_path
     (tmp_path / "broken.wav").write_bytes(b"RIFF not really audio")
     tracks.insert(3, Track("broken", tmp_path / "broken.wav", ("a",)))
     frontend = CONFIGS["uncentred-db"]
-    batched = FeatureSpec("test/batched", frontend, sample_rate=SR)
-    per_track = FeatureSpec("test/per-track", lambda a, sr: frontend(a, sr), sample_rate=SR)
+    fps = SR / frontend.hop  # time-varying: the cache lets the time axis vary in length
+    batched = FeatureSpec("test/batched", frontend, sample_rate=SR, frames_per_second=fps)
+    per_track = FeatureSpec(
+        "test/per-track", lambda a, sr: frontend(a, sr), sample_rate=SR, frames_per_second=fps
+    )
     cache = FeatureCache(tmp_path / "cache")
     got = extract_all(batched, tracks, cache)
     want = extract_all(per_track, tracks, FeatureCache(None))

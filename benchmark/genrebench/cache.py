@@ -4,16 +4,23 @@ A cached array is keyed by the audio file's content digest and the feature's nam
 parameters, sample rate and version, so moving or renaming a data set keeps its cache and
 changing a feature invalidates it.  Writes go to a temporary file in the same folder and are
 renamed into place, so two concurrent runs never see a half-written array (the later rename
-simply wins, and both wrote the same thing).  A corrupt entry counts as a miss.
+simply wins, and both wrote the same thing).  Files and folders are created with the user's
+umask, so a group can share one cache.
+
+What the cache returns is checked: an entry that does not load (empty, truncated, garbled) or
+that is not a finite float32 array counts as a miss, is logged naming the file and the track,
+and is removed so that the recomputed array replaces it.  (Shapes are checked across a
+feature's arrays by :func:`genrebench.features.extract_all`.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +89,9 @@ class FeatureCache:
         folder = spec.name.replace("/", "__")
         return self.root / folder / key[:2] / f"{key}.npy"
 
-    def get(self, key: str, spec: FeatureSpec) -> np.ndarray | None:
+    def get(self, key: str, spec: FeatureSpec, source: str | Path = "") -> np.ndarray | None:
+        """The cached array, or None on a miss.  ``source`` (the audio file) is named in
+        the warning about a bad entry."""
         if self.root is None:
             return None
         path = self._path(key, spec)
@@ -91,12 +100,30 @@ class FeatureCache:
         except FileNotFoundError:
             self.misses += 1
             return None
-        except (OSError, ValueError) as exc:  # truncated or garbled entry: recompute it
-            log.warning("ignoring corrupt cache entry %s (%s)", path, exc)
-            self.misses += 1
-            return None
-        self.hits += 1
-        return array
+        except Exception as exc:  # empty (EOFError), truncated, garbled: recompute it
+            problem = f"does not load ({type(exc).__name__}: {exc})"
+        else:
+            problem = _problem(array)
+            if problem is None:
+                self.hits += 1
+                return array
+        self.discard(key, spec, problem, source)
+        return None
+
+    def discard(
+        self, key: str, spec: FeatureSpec, why: str, source: str | Path = "", was_hit: bool = False
+    ) -> None:
+        """Count a bad entry as a miss (``was_hit``: it was counted as a hit) and remove it,
+        so that the recomputed array replaces it."""
+        assert self.root is not None
+        path = self._path(key, spec)
+        what = f" (feature {spec.name!r} of {source})" if source else f" (feature {spec.name!r})"
+        log.warning("ignoring bad cache entry %s%s: %s; recomputing it", path, what, why)
+        self.misses += 1
+        self.hits -= was_hit
+        # Not ours to remove (a shared cache)? Then the recomputed put replaces it.
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
     def handle(self, key: str, spec: FeatureSpec, array: np.ndarray) -> CachedArray:
         """A :class:`~genrebench.lazy.CachedArray` for the entry ``key`` (which holds
@@ -108,11 +135,23 @@ class FeatureCache:
             return
         path = self._path(key, spec)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        # os.open with mode 0o666 lets the umask decide the permissions (mkstemp would
+        # force 0o600, and a group could not share the cache).
+        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.npy")
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.asarray(array), allow_pickle=False)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
+
+
+def _problem(array: np.ndarray) -> str | None:
+    """Why a loaded entry cannot be what :func:`genrebench.features.compute` stored."""
+    if array.dtype != np.float32:
+        return f"dtype {array.dtype}, expected float32"
+    if not np.isfinite(array).all():
+        return "holds NaN or infinity"
+    return None

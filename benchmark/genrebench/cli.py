@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 2 for bad options, 0 for --help
         return int(exc.code or 0)
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not valid UTF-8 must not crash a report on a strict stream.
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="genrebench: %(levelname)s: %(message)s",

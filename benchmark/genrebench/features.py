@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -60,16 +63,32 @@ def source_of(spec: FeatureSpec, track: Track) -> tuple[Path, str]:
 
 def compute(spec: FeatureSpec, track: Track) -> np.ndarray:
     """Decode one track at the feature's sample rate and extract the feature (or read the
-    track's companion file, for a feature that names one the track has)."""
+    track's companion file, for a feature that names one the track has).
+
+    Warnings the extraction raises (librosa's "n_fft is too large" for a short clip, ...)
+    are logged naming the file, once per track."""
     path, source = source_of(spec, track)
     if source == "audio":
-        return _checked(spec, spec.extract(load_audio(path, spec.sample_rate), spec.sample_rate))
+        audio = load_audio(path, spec.sample_rate)
+        with _warnings_naming(spec, [path]):
+            return _checked(spec, spec.extract(audio, spec.sample_rate))
     assert spec.read_asset is not None  # FeatureSpec checks that asset and read_asset pair
     try:
-        array = spec.read_asset(path)
+        with _warnings_naming(spec, [path]):
+            array = spec.read_asset(path)
     except Exception as exc:
         raise ValueError(f"{path}: cannot read {source} ({type(exc).__name__}: {exc})") from exc
     return _checked(spec, array)
+
+
+@contextmanager
+def _warnings_naming(spec: FeatureSpec, paths: Sequence[str | Path]):
+    """Log the warnings raised inside, each once, naming ``paths``."""
+    with warnings.catch_warnings(record=True) as caught:
+        yield
+    files = ", ".join(str(p) for p in paths)
+    for text in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+        log.warning("%s: feature %r: %s", files, spec.name, text)
 
 
 def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
@@ -93,7 +112,8 @@ def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome
             decoded = list(pool.map(lambda t: _decode(spec, t), from_audio))
         ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
         try:
-            arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
+            with _warnings_naming(spec, [source_of(spec, t)[0] for t, _ in ready]):
+                arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
             done = {t.track_id: _checked(spec, a) for (t, _), a in zip(ready, arrays, strict=True)}
         except Exception:
             log.debug("batch extraction failed; computing track by track", exc_info=True)
@@ -180,6 +200,7 @@ def extract_all(
     start = time.perf_counter()
     result = Extracted()
     todo: list[tuple[Track, str | None]] = []
+    hits: dict[str, tuple[Track, str]] = {}
     for track in tracks:
         path, source = source_of(spec, track)
         try:
@@ -188,34 +209,75 @@ def extract_all(
             result.problems.append(Problem(track.track_id, str(path), f"cannot read: {exc}"))
             continue
         result.from_asset += source != "audio"
-        array = cache.get(key, spec) if key is not None else None
+        array = cache.get(key, spec, path) if key is not None else None
         if array is not None:
             result.arrays[track.track_id] = array if in_memory else cache.handle(key, spec, array)
-            result.cache_hits += 1
+            hits[track.track_id] = (track, key)
         else:
             todo.append((track, key))
-    if todo:
-        bar = _progress(len(todo), spec.name, progress)
-        if jobs > 1 and len(todo) > 1:
-            outcomes = _parallel(spec, [t for t, _ in todo], jobs, bar)
-        else:
-            outcomes = _serial(spec, [t for t, _ in todo], bar)
-        keys = {t.track_id: k for t, k in todo}
-        paths = {t.track_id: str(t.path) for t, _ in todo}
-        for track_id, array, error in outcomes:
-            if error is not None:
-                result.problems.append(Problem(track_id, paths[track_id], error))
-                log.warning("skipped track %s: %s", track_id, error)
-                continue
-            result.computed += 1
-            if keys[track_id] is not None:
-                cache.put(keys[track_id], spec, array)
-                if not in_memory:
-                    array = cache.handle(keys[track_id], spec, array)
-            result.arrays[track_id] = array
-        bar.close()
+    _compute(spec, todo, cache, result, jobs, progress, in_memory)
+    # A hit whose shape disagrees with the others is a stale or wrong entry: redo it.
+    redo = _misshapen(spec, result.arrays, hits, cache)
+    _compute(spec, redo, cache, result, jobs, progress, in_memory)
+    result.cache_hits = len(hits)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _compute(spec, todo, cache, result: Extracted, jobs, progress, in_memory) -> None:
+    """Compute ``todo`` (``[(track, cache key or None)]``) into ``result`` and the cache."""
+    if not todo:
+        return
+    bar = _progress(len(todo), spec.name, progress)
+    if jobs > 1 and len(todo) > 1:
+        outcomes = _parallel(spec, [t for t, _ in todo], jobs, bar)
+    else:
+        outcomes = _serial(spec, [t for t, _ in todo], bar)
+    keys = {t.track_id: k for t, k in todo}
+    paths = {t.track_id: str(t.path) for t, _ in todo}
+    for track_id, array, error in outcomes:
+        if error is not None:
+            result.problems.append(Problem(track_id, paths[track_id], error))
+            log.warning("skipped track %s: %s", track_id, error)
+            continue
+        result.computed += 1
+        if keys[track_id] is not None:
+            cache.put(keys[track_id], spec, array)
+            if not in_memory:
+                array = cache.handle(keys[track_id], spec, array)
+        result.arrays[track_id] = array
+    bar.close()
+
+
+def shape_signature(spec: FeatureSpec, array: np.ndarray) -> tuple[int, ...]:
+    """What every array of a feature shares: its whole shape for a track-level feature,
+    all but the last (time) axis for a time-varying one."""
+    return array.shape if spec.frames_per_second is None else array.shape[:-1]
+
+
+def _misshapen(spec, arrays, hits, cache) -> list[tuple[Track, str]]:
+    """Cache hits whose shape signature differs from the usual one (that of the arrays
+    computed now, else that of most hits): removed from ``arrays``, ``hits`` and the cache,
+    returned to be computed again."""
+    computed = [a for t, a in arrays.items() if t not in hits]
+    reference = computed or [arrays[t] for t in hits]
+    if len(arrays) < 2 or not reference:
+        return []
+    usual, _ = Counter(shape_signature(spec, a) for a in reference).most_common(1)[0]
+    redo = []
+    for track_id, (track, key) in list(hits.items()):
+        shape = arrays[track_id].shape
+        if shape_signature(spec, arrays[track_id]) != usual:
+            expected = (
+                f"{usual} + (frames,)"
+                if spec.frames_per_second
+                else f"{usual} (set FeatureSpec.frames_per_second if its last axis is time)"
+            )
+            path = source_of(spec, track)[0]
+            cache.discard(key, spec, f"shape {shape}, expected {expected}", path, True)
+            del arrays[track_id], hits[track_id]
+            redo.append((track, key))
+    return redo
 
 
 def _serial(spec, tracks, bar):

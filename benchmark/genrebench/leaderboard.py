@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from genrebench.errors import ConfigError
+from genrebench.outputs import utf8_text
 
 KEY = ["experiment", "dataset", "profile"]
 #: Shown first, in this order, when present; other metric columns follow alphabetically.
@@ -203,11 +204,13 @@ def _mean_std(row: pd.Series, column: str) -> str:
 
 
 def write(frame: pd.DataFrame, out: Path) -> list[Path]:
-    """``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.json`` in ``out``."""
+    """``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.json`` in ``out`` (UTF-8;
+    the undecodable bytes of a non-UTF-8 file name in an error message become ``\\xNN``)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "leaderboard.md", out / "leaderboard.csv", out / "leaderboard.json"]
-    paths[0].write_text(to_markdown(frame))
-    frame.to_csv(paths[1], index=False, float_format="%.6g")
+    frame = frame.map(utf8_text)  # a small frame
+    paths[0].write_text(to_markdown(frame), encoding="utf-8")
+    frame.to_csv(paths[1], index=False, float_format="%.6g", encoding="utf-8")
     records = json.loads(frame.to_json(orient="records", double_precision=6))
-    paths[2].write_text(json.dumps(records, indent=2) + "\n")
+    paths[2].write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
     return paths

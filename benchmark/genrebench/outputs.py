@@ -7,6 +7,11 @@ share a temporary name.
 recall, F1 and support per class (per label for multi-label tasks).
 ``confusion_matrix.csv``: true classes down, predicted classes across (single-label), or
 ``tn, fp, fn, tp`` per label (multi-label).
+
+CSV files are UTF-8.  A track id or class name made from a file name that is not valid UTF-8
+(Python holds its undecodable bytes as surrogate escapes) is written with those bytes as
+``\\xNN`` escapes (``caf\\xe9.wav``, see :func:`utf8_text`), so every output can be written
+and read as UTF-8.  JSON files escape them as ``\\udcNN``, which reads back exactly.
 """
 
 from __future__ import annotations
@@ -52,7 +57,23 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def utf8_text(value: Any) -> Any:
+    """``value`` with what UTF-8 cannot encode escaped: a surrogate-escaped byte of a file
+    name as ``\\xNN`` (the byte itself), any other lone surrogate as ``\\udNNN``.  Other
+    values are returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    frame = frame.rename(columns=utf8_text)
+    for column in frame.select_dtypes(exclude="number").columns:
+        frame[column] = frame[column].map(utf8_text)
     write_atomic(
         path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g", encoding="utf-8")
     )

@@ -71,7 +71,9 @@ def cut(
         return stacked, np.arange(len(arrays))
     owner, starts = [], []
     for index, (array, track_id) in enumerate(zip(arrays, track_ids, strict=True)):
-        rng = np.random.default_rng([seed, zlib.crc32(track_id.encode())])
+        # surrogateescape: ids made from file names that are not valid UTF-8 hold surrogates
+        crc = zlib.crc32(track_id.encode("utf-8", "surrogateescape"))
+        rng = np.random.default_rng([seed, crc])
         n_frames = max(array.shape[-1], length)  # shorter tracks are padded to one segment
         for start in segment_offsets(n_frames, length, count, segments.placement, rng):
             owner.append(index)

@@ -53,9 +53,11 @@ class FeatureSpec:
     ``extract(audio, sample_rate)`` gets float32 mono audio already resampled to
     ``sample_rate`` and returns a float array.  Time-varying features put time on the
     **last** axis and set ``frames_per_second`` so the core can cut segments; track-level
-    features (one vector per track) leave it ``None``.  Results are cached on disk under a
-    key made of the track's content, ``name``, ``params``, ``sample_rate`` and ``version``:
-    bump ``version`` whenever the output for the same params changes.
+    features (one vector per track, the same shape for every track) leave it ``None``; the
+    feature cache relies on this to tell a damaged entry from a longer track.  Results are
+    cached on disk under a key made of the track's content, ``name``, ``params``,
+    ``sample_rate`` and ``version``: bump ``version`` whenever the output for the same params
+    changes.
 
     A feature may instead read a companion file that the data set provides for a track
     (``Track.assets``, for example GTZAN's Kaggle spectrogram images): ``asset`` names it

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench.audio import audio_info, load_audio
+from genrebench.audio import audio_info, header_truncation, load_audio
 from genrebench.dataset import SPLIT_PARTS, Dataset
 from genrebench.errors import AudioError, ConfigError, DataRootError, GenrebenchError
 
@@ -267,19 +267,18 @@ def audio_reason(exc: Exception, path: Path) -> str:
 
 def check_audio_file(path: Path, decode: str) -> tuple[str | None, float]:
     """``(why path is unusable or None, duration in seconds)``.  ``decode``: ``header``
-    (read the header only, fast) or ``full`` (decode everything: also finds truncated files)."""
+    (read the header only, fast; finds wav and au files shorter than their header says) or
+    ``full`` (decode everything: also finds truncated mp3, ogg and flac files)."""
     duration = 0.0
     try:
         if path.stat().st_size == 0:
             return "empty file (0 bytes)", 0.0
+        truncated = header_truncation(path)
+        if truncated is not None:
+            return truncated, 0.0
         sample_rate, duration = audio_info(path)
         if decode == "full":
-            decoded = load_audio(path, sample_rate).shape[0] / sample_rate
-            # mp3 headers estimate duration (from the Xing frame or the bit rate); a clip
-            # decoding to clearly less than that was cut short.
-            if duration > 0 and decoded < 0.9 * duration - 0.1:
-                return f"truncated: header says {duration:.1f} s, decodes to {decoded:.1f} s", 0.0
-            duration = decoded
+            duration = load_audio(path, sample_rate).shape[0] / sample_rate
         elif duration <= 0:
             return "header reports no audio (0 s)", 0.0
     except (AudioError, OSError) as exc:
