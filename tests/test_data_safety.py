@@ -373,3 +373,99 @@ def test_decoder_messages_of_mp3s_decoded_in_threads_name_their_own_file(tmp_pat
     assert all("Xing stream size off" in m for m in decoder)
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)  # stderr restored
+
+
+# --------------------------------------------------------------------------- items 8 and 9
+def write_manifest(folder: Path, text: str | bytes) -> Path:
+    for name in ("a.wav", "b.wav", "c.wav", "d.wav"):
+        write_audio(folder / name, tone(0.3, SR), SR)
+    path = folder / "manifest.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_a_manifest_row_with_an_unquoted_comma_is_refused_naming_file_and_line(tmp_path):
+    from genrebench.errors import DataRootError
+    from genrebench.loaders import manifest
+
+    load = manifest.make_load(manifest.NAME, multi=False)
+    path = write_manifest(tmp_path, "path,label\na.wav,jazz\nb.wav,rock,pop\nc.wav,rock\n")
+    with pytest.raises(DataRootError) as error:
+        load(tmp_path, {})
+    assert str(error.value) == (
+        f"{path}:3: 3 fields, but the header has 2 (path,label); quote a value that holds a "
+        'comma ("rock,pop")'
+    )
+    # Quoted, the comma is part of the label; empty trailing fields (spreadsheets) are fine.
+    write_manifest(tmp_path, 'path,label\na.wav,jazz,\n"b.wav","rock,pop"\n\nc.wav,jazz\n')
+    ds = load(tmp_path, {})
+    assert ds.classes == ["jazz", "rock,pop"] and len(ds.tracks) == 3
+    assert ds.track("b.wav").labels == ("rock,pop",)
+
+
+def test_a_split_file_row_with_extra_fields_is_refused(tmp_path):
+    from genrebench.errors import DataRootError
+    from genrebench.loaders import folder
+
+    path = tmp_path / "split.csv"
+    path.write_text("path,split\nrock/a.wav,train\nrock/b.wav,test,valid\n")
+    with pytest.raises(DataRootError, match=r"split\.csv:3: 3 fields, but the header has 2"):
+        folder.read_split_file(path)
+
+
+def cli(args, capsys) -> tuple[int, str]:
+    from genrebench.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_a_latin1_manifest_is_a_clear_error(tmp_path, capsys):
+    path = write_manifest(tmp_path, "path,label\na.wav,jazz\nb.wav,música\n".encode("latin-1"))
+    root = ["--data-root", str(tmp_path)]
+    run = ["run", "example/centroid", "--dataset", "manifest", *root, "--out", str(tmp_path)]
+    for args in (["data", "check", "manifest", *root], run):
+        code, output = cli(args, capsys)
+        assert code == 2 and "Traceback" not in output
+        assert f"{path}:3: not UTF-8 text (byte 0xfa); save the file as UTF-8" in output
+
+
+def test_a_manifest_data_root_that_is_an_audio_file_is_a_clear_error(tmp_path, capsys):
+    write_manifest(tmp_path, "path,label\na.wav,jazz\n")
+    code, output = cli(
+        ["data", "check", "manifest", "--data-root", str(tmp_path / "a.wav")], capsys
+    )
+    assert code == 2 and "Traceback" not in output
+    assert f"{tmp_path / 'a.wav'} is an audio file; the data root is the CSV" in output
+    assert "Expected layout:" in output
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[]", "expected a JSON object, found list"),
+        ('{"accuracy": 0.5}', "no 'experiment'"),
+        ('{"experiment": "e", "dataset": "d", "profile": "p", "seed": "0", "status": "ok"}',
+         "'seed' is '0', expected int"),
+        ('{"experiment": "e", "dataset": "d", "profile": "p", "seed": 0, "status": "ok"}',
+         "status 'ok' without a 'task'"),
+        ('{"experiment": "e", "dataset": "d", "profile": "p", "seed": 0, "status": "ok", '
+         '"task": "single-label"}', "status 'ok' without 'metrics'"),
+        ('{"experiment": "e", "dataset": "d", "profile": "p", "seed": 0, "status": "ok", '
+         '"task": "single-label", "metrics": {"accuracy": "high"}}',
+         "metrics 'accuracy' is 'high', expected a number or null"),
+        ('{"experiment": "e", "dataset": "d", "profile": "p", "seed": 0, "status": "ok", '
+         '"task": "single-label", "metrics": {}, "cost": [1]}',
+         "'cost' is [1], expected an object of numbers"),
+    ],
+)  # fmt: skip
+def test_a_metrics_json_of_the_wrong_shape_is_a_clear_leaderboard_error(
+    tmp_path, capsys, content, problem
+):
+    path = tmp_path / "runs" / "x" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    code, output = cli(["leaderboard", str(tmp_path / "runs"), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "Traceback" not in output
+    assert f"{path} is not a job's metrics.json: {problem}" in output

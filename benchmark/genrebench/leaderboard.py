@@ -69,10 +69,46 @@ def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
         files = [root] if root.is_file() else sorted(root.rglob("metrics.json"))
         for file in files:
             try:
-                results.append(json.loads(file.read_text()))
+                result = json.loads(file.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise ConfigError(f"{file} is not valid JSON: {exc}") from exc
+            problem = result_problem(result)
+            if problem is not None:
+                raise ConfigError(f"{file} is not a job's metrics.json: {problem}")
+            results.append(result)
     return results
+
+
+#: Keys of every job's ``metrics.json`` and their types; an ``ok`` one also has ``task``,
+#: ``metrics`` ({name: number or null}) and optionally ``cost`` (the same).
+RESULT_KEYS = {"experiment": str, "dataset": str, "profile": str, "seed": int, "status": str}
+
+
+def result_problem(result: Any) -> str | None:
+    """What keeps ``result`` from being a job's result (for :func:`build`), or None."""
+    if not isinstance(result, dict):
+        return f"expected a JSON object, found {type(result).__name__}"
+    for key, kind in RESULT_KEYS.items():
+        if key not in result:
+            return f"no {key!r}"
+        if not isinstance(result[key], kind) or isinstance(result[key], bool):
+            return f"{key!r} is {result[key]!r}, expected {kind.__name__}"
+    if result["status"] != "ok":
+        return None
+    if not isinstance(result.get("task"), str):
+        return "status 'ok' without a 'task'"
+    for key in ("metrics", "cost"):
+        values = result.get(key, {})
+        if not isinstance(values, dict):
+            return f"{key!r} is {values!r}, expected an object of numbers"
+        for name, value in values.items():
+            if value is not None and (
+                not isinstance(value, int | float) or isinstance(value, bool)
+            ):
+                return f"{key} {name!r} is {value!r}, expected a number or null"
+    if "metrics" not in result:
+        return "status 'ok' without 'metrics'"
+    return None
 
 
 def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:

@@ -7,7 +7,9 @@ a time in the runner.  ``validate`` is the slow, thorough pass that opens every 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import posixpath
 import re
@@ -136,6 +138,44 @@ def splits_dir() -> Path:
         f"installed from a checkout). Set ${ENV_SPLITS_DIR} to the 'datasets' folder of a "
         "genrebench checkout."
     )
+
+
+# --------------------------------------------------------------------------- user CSV files
+def read_user_text(path: Path) -> str:
+    """A metadata file a user wrote (UTF-8, with or without a byte-order mark), or a
+    :class:`DataRootError` naming the file and line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataRootError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as "
+            "UTF-8 (a spreadsheet's 'CSV UTF-8' format)"
+        ) from None
+
+
+def read_user_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and ``(line number, {column: value})`` rows of a user's CSV file.
+
+    A row with more non-empty fields than the header has columns is refused (naming the
+    file and line): it is almost always an unquoted comma inside a value, and reading it
+    would silently drop the rest of the value.  Missing trailing fields read as ``""``."""
+    reader = csv.reader(io.StringIO(read_user_text(path), newline=""))
+    header = next(reader, [])
+    rows = []
+    for fields in reader:
+        if not fields:
+            continue  # a blank line
+        if any(f.strip() for f in fields[len(header) :]):
+            raise DataRootError(
+                f"{path}:{reader.line_num}: {len(fields)} fields, but the header has "
+                f"{len(header)} ({','.join(header)}); quote a value that holds a comma "
+                '("rock,pop")'
+            )
+        fields += [""] * (len(header) - len(fields))
+        rows.append((reader.line_num, dict(zip(header, fields, strict=False))))
+    return header, rows
 
 
 # --------------------------------------------------------------------------- path safety

@@ -8,7 +8,6 @@ columns ``path,split``: it then becomes the ``split-file`` scheme and the defaul
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from genrebench.loaders.base import (
     normalise_part,
     opt_bool,
     opt_path,
+    read_user_csv,
     require_root,
     safe_relative_path,
     split_coverage,
@@ -74,20 +74,17 @@ def read_split_file(path: Path) -> dict[str, list[str]]:
     """``{part: [relative path, ...]}`` from a ``path,split`` CSV."""
     parts: dict[str, list[str]] = {p: [] for p in SPLIT_PARTS}
     seen: set[str] = set()
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-        if "path" not in columns or "split" not in columns:
-            raise ConfigError(
-                f"split file {path} needs columns 'path' and 'split'; it has {reader.fieldnames}"
-            )
-        for n, row in enumerate(reader, 2):
-            where = f"{path}:{n}"
-            rel = safe_relative_path(row[columns["path"]] or "", where)
-            if rel in seen:
-                raise ConfigError(f"{where}: {rel!r} is listed twice")
-            seen.add(rel)
-            parts[normalise_part(row[columns["split"]] or "", where)].append(rel)
+    header, table = read_user_csv(path)
+    columns = {c.strip().lower(): c for c in header}
+    if "path" not in columns or "split" not in columns:
+        raise ConfigError(f"split file {path} needs columns 'path' and 'split'; it has {header}")
+    for n, row in table:
+        where = f"{path}:{n}"
+        rel = safe_relative_path(row[columns["path"]], where)
+        if rel in seen:
+            raise ConfigError(f"{where}: {rel!r} is listed twice")
+        seen.add(rel)
+        parts[normalise_part(row[columns["split"]], where)].append(rel)
     return parts
 
 

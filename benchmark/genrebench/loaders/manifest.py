@@ -9,7 +9,6 @@ the CSV itself or a folder holding ``manifest.csv`` (option ``manifest=NAME`` fo
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from genrebench.loaders.base import (
     normalise_part,
     opt_bool,
     opt_str,
+    read_user_csv,
     safe_relative_path,
     split_coverage,
     unknown_option_notes,
@@ -54,6 +54,9 @@ def find_manifest(name: str, root: Path | None, options: Mapping[str, Any]) -> P
         problem = "no data root given (use --data-root FILE_OR_DIR)"
         raise layout_error(name, problem, EXPECTED_LAYOUT)
     root = Path(root).expanduser()
+    if root.is_file() and root.suffix.lower() in AUDIO_EXTENSIONS:
+        problem = f"{root} is an audio file; the data root is the CSV that lists the audio files"
+        raise layout_error(name, problem + " or the folder holding it", EXPECTED_LAYOUT)
     if root.is_file():
         return root
     csv_path = root / opt_str(options, "manifest", DEFAULT_FILE)
@@ -68,34 +71,31 @@ def read_manifest(
     """``([(relative path, labels, part or ""), ...], has split column)``; every row checked."""
     rows = []
     seen: dict[str, int] = {}
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = {c.strip().lower(): c for c in reader.fieldnames or [] if c}
-        if "path" not in columns or "label" not in columns:
-            raise layout_error(
-                name,
-                f"{csv_path} has columns {reader.fieldnames}; needs 'path' and 'label'",
-                EXPECTED_LAYOUT,
+    header, table = read_user_csv(csv_path)
+    columns = {c.strip().lower(): c for c in header if c}
+    if "path" not in columns or "label" not in columns:
+        raise layout_error(
+            name, f"{csv_path} has columns {header}; needs 'path' and 'label'", EXPECTED_LAYOUT
+        )
+    has_split = "split" in columns
+    for n, row in table:
+        where = f"{csv_path}:{n}"
+        rel = safe_relative_path(row[columns["path"]], where)
+        if rel in seen:
+            raise DataRootError(f"{where}: {rel!r} is already listed on line {seen[rel]}")
+        seen[rel] = n
+        text = row[columns["label"]].strip()
+        parts = (x.strip() for x in text.split(LABEL_SEPARATOR))
+        labels = tuple(dict.fromkeys(x for x in parts if x))
+        if not labels:
+            raise DataRootError(f"{where}: {rel!r} has no label")
+        if not multi and (len(labels) > 1 or LABEL_SEPARATOR in text):
+            raise DataRootError(
+                f"{where}: label {text!r} holds {LABEL_SEPARATOR!r}; use data set "
+                f"{MULTI_NAME!r} for several labels per track"
             )
-        has_split = "split" in columns
-        for n, row in enumerate(reader, 2):
-            where = f"{csv_path}:{n}"
-            rel = safe_relative_path(row[columns["path"]] or "", where)
-            if rel in seen:
-                raise DataRootError(f"{where}: {rel!r} is already listed on line {seen[rel]}")
-            seen[rel] = n
-            text = (row[columns["label"]] or "").strip()
-            parts = (x.strip() for x in text.split(LABEL_SEPARATOR))
-            labels = tuple(dict.fromkeys(x for x in parts if x))
-            if not labels:
-                raise DataRootError(f"{where}: {rel!r} has no label")
-            if not multi and (len(labels) > 1 or LABEL_SEPARATOR in text):
-                raise DataRootError(
-                    f"{where}: label {text!r} holds {LABEL_SEPARATOR!r}; use data set "
-                    f"{MULTI_NAME!r} for several labels per track"
-                )
-            split = (row[columns["split"]] or "").strip() if has_split else ""
-            rows.append((rel, labels, normalise_part(split, where) if split else ""))
+        split = row[columns["split"]].strip() if has_split else ""
+        rows.append((rel, labels, normalise_part(split, where) if split else ""))
     if not rows:
         raise layout_error(name, f"{csv_path} lists no tracks", EXPECTED_LAYOUT)
     return rows, has_split
