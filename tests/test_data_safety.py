@@ -469,3 +469,16 @@ def test_a_metrics_json_of_the_wrong_shape_is_a_clear_leaderboard_error(
     code, output = cli(["leaderboard", str(tmp_path / "runs"), "--out", str(tmp_path)], capsys)
     assert code == 2 and "Traceback" not in output
     assert f"{path} is not a job's metrics.json: {problem}" in output
+
+
+def test_streamed_extraction_checks_and_repairs_entries_too(cached):
+    from genrebench.lazy import CachedArray
+
+    tracks, cache, entries = cached
+    good = np.load(entries[1])
+    np.save(entries[1], np.zeros(20, np.float32))
+    entries[2].write_bytes(b"")
+    again = extract_all(BANDS, tracks, cache, in_memory=False)
+    assert (again.cache_hits, again.computed) == (1, 2)
+    assert all(isinstance(a, CachedArray) for a in again.arrays.values())
+    np.testing.assert_array_equal(np.asarray(again.arrays["t1"][:]), good)
