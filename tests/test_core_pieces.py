@@ -10,10 +10,20 @@ import numpy as np
 import pytest
 
 from genrebench import Dataset, FeatureSpec, ModelSetup, Segments, SplitRequest, Track
-from genrebench.aggregation import aggregate_tracks, majority_vote, mean_probability
-from genrebench.cache import FeatureCache
+from genrebench.aggregation import (
+    AGGREGATIONS,
+    aggregate_tracks,
+    geometric_mean,
+    get_aggregation,
+    majority_vote,
+    majority_vote_multilabel,
+    max_probability,
+    mean_probability,
+)
+from genrebench.cache import FeatureCache, default_cache_dir
+from genrebench.dataset import stratified_split
 from genrebench.errors import ConfigError, UnknownNameError
-from genrebench.segments import cut
+from genrebench.segments import cut, segment_frames, segment_offsets
 
 
 def make_dataset(per_class: int = 20, classes=("a", "b", "c", "d")) -> Dataset:
@@ -39,6 +49,9 @@ def make_dataset(per_class: int = 20, classes=("a", "b", "c", "d")) -> Dataset:
     [
         ({"train": 0.75, "test": 0.25}, {"train": 60, "valid": 0, "test": 20}),
         ({"train": 0.7, "valid": 0.2, "test": 0.1}, {"train": 56, "valid": 16, "test": 8}),
+        # 20 per class at 0.55/0.3/0.15 is 11/6/3 exactly; at 0.33/0.33/0.34 it is
+        # 6.6/6.6/6.8: floors 6/6/6 and the two tracks left go to the largest remainders
+        ({"train": 0.33, "valid": 0.33, "test": 0.34}, {"train": 28, "valid": 24, "test": 28}),
     ],
 )
 def test_stratified_split_counts_per_class_and_determinism(ratios, expected):
@@ -252,3 +265,255 @@ def test_multilabel_stratified_split_keeps_every_tags_share():
         # every tag within one track of its exact share
         assert np.all(np.abs(counts - share * totals) <= 1.5), (part, counts, share * totals)
     assert split.test == ds.split(SplitRequest("stratified", ratios), seed=0).test
+
+
+# ---------------------------------------------------------------- pinned behaviour: splits
+def tracks_of(per_class: int, classes: str = "abcd") -> list[Track]:
+    return [Track(f"{c}{i}", Path(f"{c}{i}.wav"), (c,)) for c in classes for i in range(per_class)]
+
+
+def part_sizes(parts, prefix: str = "") -> dict[str, int]:
+    return {p: sum(t.startswith(prefix) for t in ids) for p, ids in parts.items()}
+
+
+def test_stratified_split_rounds_by_largest_remainder():
+    # 7 per class at 0.5/0.25/0.25 is 3.5/1.75/1.75: floors 3/1/1, the two tracks left go
+    # to the largest remainders (0.75 and 0.75), not to train.
+    parts = stratified_split(tracks_of(7), {"train": 0.5, "valid": 0.25, "test": 0.25}, 3)
+    assert part_sizes(parts) == {"train": 12, "valid": 8, "test": 8}
+    for c in "abcd":
+        assert part_sizes(parts, c) == {"train": 3, "valid": 2, "test": 2}
+    # 0.6/0.2/0.2 of 7 is 4.2/1.4/1.4: one track left, to train (ties by part order)
+    parts = stratified_split(tracks_of(7), {"test": 0.2, "train": 0.6, "valid": 0.2}, 0)
+    assert part_sizes(parts, "a") == {"train": 4, "valid": 1, "test": 2}
+
+
+def test_a_zero_ratio_part_stays_empty_and_gets_no_remainder():
+    parts = stratified_split(tracks_of(7), {"train": 0.8, "valid": 0.0, "test": 0.2}, 3)
+    assert parts["valid"] == []
+    assert part_sizes(parts, "a") == {"train": 6, "valid": 0, "test": 1}
+    parts = stratified_split(tracks_of(7), {"train": 1.0, "test": 0.0}, 0)
+    assert len(parts["train"]) == 28 and parts["test"] == []
+
+
+def test_stratified_split_places_each_track_the_same_way_for_a_seed():
+    parts = stratified_split(tracks_of(5, "ab"), {"train": 0.6, "valid": 0.2, "test": 0.2}, 0)
+    assert parts == {
+        "train": ["a2", "a4", "a3", "b4", "b1", "b2"],
+        "valid": ["a0", "b0"],
+        "test": ["a1", "b3"],
+    }
+    shuffled = list(reversed(tracks_of(5, "ab")))  # input order does not matter
+    assert stratified_split(shuffled, {"train": 0.6, "valid": 0.2, "test": 0.2}, 0) == parts
+
+
+def test_multilabel_tracks_without_tags_are_kept_in_the_split():
+    def ml(*specs):
+        return [Track(f"t{i}", Path(f"{i}.wav"), tags) for i, tags in enumerate(specs)]
+
+    ratios = {"train": 0.5, "test": 0.5}
+    several = ml(("x", "y"), (), ("y",), (), ("x",), ("x", "y"))  # iterative stratification
+    parts = stratified_split(several, ratios, 0)
+    assert parts == {"train": ["t5", "t4", "t1"], "valid": [], "test": ["t0", "t2", "t3"]}
+    one_each = ml(("x",), (), ("y",), ())  # at most one tag each: by class, "" for none
+    parts = stratified_split(one_each, ratios, 0)
+    assert parts == {"train": ["t0", "t1", "t2"], "valid": [], "test": ["t3"]}
+
+
+def test_split_ratios_must_not_be_negative_or_empty():
+    with pytest.raises(ConfigError, match=">= 0 and sum to 1"):
+        stratified_split(tracks_of(2), {"train": 1.2, "test": -0.2}, 0)
+    with pytest.raises(ConfigError, match="parts among"):
+        stratified_split(tracks_of(2), {}, 0)
+
+
+# ---------------------------------------------------------------- pinned behaviour: segments
+def test_even_placement_spreads_segments_from_start_to_end():
+    rng = np.random.default_rng(0)
+    assert segment_offsets(100, 20, 5, "even", rng).tolist() == [0, 20, 40, 60, 80]
+    assert segment_offsets(100, 20, 3, "even", rng).tolist() == [0, 40, 80]
+    assert segment_offsets(10, 20, 2, "even", rng).tolist() == [0, 0]  # shorter: padded
+    x, owner = cut(
+        [np.arange(30, dtype=np.float32)[None]],
+        ["t"],
+        Segments(length_frames=10, train_count=3, placement="even"),
+        FRAMED,
+        3,
+        seed=0,
+    )
+    assert x[:, 0, 0].tolist() == [0.0, 10.0, 20.0] and owner.tolist() == [0, 0, 0]
+
+
+def test_random_placement_is_sorted_inside_the_track_and_seeded():
+    offsets = segment_offsets(100, 10, 4, "random", np.random.default_rng([0, 5]))
+    assert offsets.tolist() == [34, 49, 63, 75]
+    many = segment_offsets(25, 10, 200, "random", np.random.default_rng(1))
+    assert many.min() == 0 and many.max() == 15 and np.all(np.diff(many) >= 0)
+    x, _ = cut(
+        [np.arange(30, dtype=np.float32)[None]],
+        ["t"],
+        Segments(length_frames=10, train_count=3),
+        FRAMED,
+        3,
+        seed=0,
+    )
+    assert x[:, 0, 0].tolist() == [2.0, 9.0, 14.0]
+
+
+def test_every_segment_offsets_and_unknown_placement():
+    rng = np.random.default_rng(0)
+    assert segment_offsets(95, 30, None, "random", rng).tolist() == [0, 30, 60]
+    assert segment_offsets(90, 30, None, "even", rng).tolist() == [0, 30, 60]
+    assert segment_offsets(10, 30, None, "random", rng).tolist() == [0]
+    with pytest.raises(ConfigError, match="must be 'random' or 'even', got 'middle'"):
+        segment_offsets(100, 10, 2, "middle", rng)
+
+
+def test_a_short_track_keeps_its_frames_first_then_zeros():
+    short = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
+    seg = Segments(length_frames=5, train_count=2, test_count=2)
+    x, _ = cut([short], ["t"], seg, FRAMED, 2, seed=3)
+    expected = [[1, 2, 3, 0, 0], [4, 5, 6, 0, 0]]
+    assert x.shape == (2, 2, 5) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0], expected)
+    np.testing.assert_array_equal(x[1], expected)  # one segment's room: both start at 0
+    x, _ = cut([short], ["t"], Segments(length_frames=5, train_count=None), FRAMED, None, 0)
+    np.testing.assert_array_equal(x, [expected])
+
+
+def test_segment_lengths_in_frames_and_seconds():
+    assert segment_frames(Segments(length_frames=7), FRAMED) == 7
+    assert segment_frames(Segments(length_seconds=2.0), FRAMED) == 20
+    assert segment_frames(Segments(length_seconds=0.26), FRAMED) == 3  # rounded
+    assert segment_frames(Segments(length_seconds=0.01), FRAMED) == 1  # never 0
+    assert segment_frames(Segments(), FRAMED) is None
+    x, _ = cut([np.arange(4, dtype=np.float32)[None]], ["t"], Segments(length_seconds=0.01),
+               FRAMED, None, seed=0)  # fmt: skip
+    assert x[:, 0, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_track_level_arrays_of_different_shapes_are_refused():
+    track_level = FeatureSpec("g", lambda a, sr: a, sample_rate=100)
+    with pytest.raises(ConfigError, match=r"different shapes \[\(4,\), \(5,\)\]"):
+        cut([np.zeros(5), np.zeros(4)], ["a", "b"], Segments(), track_level, 1, seed=0)
+    x, owner = cut([np.zeros(5), np.ones(5)], ["a", "b"], Segments(), track_level, 1, seed=0)
+    assert x.dtype == np.float32 and owner.tolist() == [0, 1]
+
+
+# ---------------------------------------------------------------- pinned behaviour: aggregation
+SEGMENTS = np.array([[0.6, 0.3, 0.1], [0.1, 0.8, 0.1], [0.5, 0.2, 0.3]])
+
+
+def test_max_takes_each_class_largest_probability():
+    np.testing.assert_allclose(max_probability(SEGMENTS), [0.6, 0.8, 0.3])
+    out = aggregate_tracks(SEGMENTS, np.zeros(3, int), 1, "max", "single-label")
+    np.testing.assert_allclose(out, [[0.6 / 1.7, 0.8 / 1.7, 0.3 / 1.7]])  # renormalised
+
+
+def test_geometric_mean_is_the_normalised_product_of_experts():
+    expected = np.prod(SEGMENTS, axis=0) ** (1 / 3)
+    np.testing.assert_allclose(geometric_mean(SEGMENTS), expected / expected.sum())
+    with_zero = np.array([[1.0, 0.0], [0.5, 0.5]])
+    out = geometric_mean(with_zero)  # a zero is clipped to 1e-12, not -inf
+    assert np.all(np.isfinite(out)) and out[1] == pytest.approx(1e-6, rel=1e-3)
+    assert geometric_mean(np.array([[0.2, 0.8]], np.float32)).dtype == np.float64
+
+
+def test_aggregations_return_float64_class_vectors():
+    p32 = SEGMENTS.astype(np.float32)
+    for name, fn in AGGREGATIONS.items():
+        out = fn(p32)
+        assert out.shape == (3,) and out.dtype == np.float64, name
+    assert sorted(AGGREGATIONS) == ["geometric", "max", "mean", "vote"]
+    assert get_aggregation("geometric") is geometric_mean
+
+
+def test_vote_shares_sum_to_one_and_break_ties():
+    shares = majority_vote(SEGMENTS)
+    np.testing.assert_allclose(shares, [2 / 3, 1 / 3, 0.0], atol=1e-8)
+    assert shares.sum() == pytest.approx(1.0) and shares.argmax() == 0
+    tie = np.array([[0.6, 0.4, 0.0], [0.3, 0.7, 0.0]])  # one vote each: 0.9 vs 1.1 summed
+    assert majority_vote(tie).argmax() == 1 and majority_vote(tie[::-1]).argmax() == 1
+
+
+def test_multilabel_vote_counts_segments_at_or_above_one_half_without_renormalising():
+    probs = np.array([[0.5, 0.1, 0.9], [0.4, 0.2, 0.6], [0.7, 0.3, 0.8], [0.2, 0.9, 0.1]])
+    owner = np.array([0, 0, 0, 1])
+    out = aggregate_tracks(probs, owner, 2, "vote", "multi-label")
+    np.testing.assert_allclose(out, [[2 / 3, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    mean = aggregate_tracks(probs, owner, 2, "mean", "multi-label")
+    np.testing.assert_allclose(mean[0], probs[:3].mean(axis=0))  # rows do not sum to one
+    assert mean[0].sum() == pytest.approx(1.5)
+    np.testing.assert_allclose(
+        majority_vote_multilabel(probs[:3], threshold=0.7), [1 / 3, 0, 2 / 3]
+    )
+
+
+def test_single_label_results_are_renormalised():
+    probs = np.array([[0.2, 0.2], [0.9, 0.1]])
+    out = aggregate_tracks(probs, np.array([0, 1]), 2, "max", "single-label")
+    np.testing.assert_allclose(out, [[0.5, 0.5], [0.9, 0.1]])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_a_track_without_segments_is_an_error():
+    with pytest.raises(ValueError, match="track row 1 has no segments"):
+        aggregate_tracks(SEGMENTS, np.array([0, 0, 2]), 3, "mean", "single-label")
+    with pytest.raises(ValueError, match="track row 2 has no segments"):
+        aggregate_tracks(SEGMENTS, np.array([0, 1, 1]), 3, "mean", "single-label")
+
+
+# ---------------------------------------------------------------- pinned behaviour: cache
+def test_cache_dir_comes_from_the_environment_or_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENREBENCH_CACHE_DIR", str(tmp_path / "shared"))
+    assert default_cache_dir() == tmp_path / "shared"
+    monkeypatch.setenv("GENREBENCH_CACHE_DIR", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "genrebench" / "features"
+    monkeypatch.delenv("GENREBENCH_CACHE_DIR")
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "genrebench" / "features"
+
+
+def test_cache_key_ignores_parameter_order_but_not_values(tmp_path):
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"audio")
+    cache = FeatureCache(tmp_path / "c")
+
+    def spec(params, name="f", sample_rate=1):
+        return FeatureSpec(name, lambda a, sr: a, sample_rate=sample_rate, params=params)
+
+    first = cache.key(audio, spec({"n_mels": 80, "hop": 256}))
+    assert first == cache.key(audio, spec({"hop": 256, "n_mels": 80}))
+    assert len(first) == 64 and int(first, 16) >= 0
+    others = {
+        cache.key(audio, spec({"n_mels": 96, "hop": 256})),
+        cache.key(audio, spec({"n_mels": 80, "hop": 256}, name="g")),
+        cache.key(audio, spec({"n_mels": 80, "hop": 256}, sample_rate=2)),
+        cache.key(audio, spec({"n_mels": 80, "hop": 256}), source="asset:image"),
+    }
+    assert first not in others and len(others) == 4
+    same_bytes = tmp_path / "moved.wav"
+    same_bytes.write_bytes(b"audio")
+    assert cache.key(same_bytes, spec({"hop": 256, "n_mels": 80})) == first
+
+
+def test_cache_entries_live_under_the_feature_name_and_key_prefix(tmp_path):
+    cache = FeatureCache(tmp_path)
+    spec = FeatureSpec("plugin/feature", lambda a, sr: a, sample_rate=1)
+    cache.put("ab" + "0" * 62, spec, np.arange(3, dtype=np.float32))
+    (entry,) = tmp_path.rglob("*.npy")
+    assert entry.relative_to(tmp_path).as_posix() == f"plugin__feature/ab/ab{'0' * 62}.npy"
+    assert cache.get("ab" + "0" * 62, spec).tolist() == [0.0, 1.0, 2.0]
+    assert cache.get("cd" + "0" * 62, spec) is None and (cache.hits, cache.misses) == (1, 1)
+    disabled = FeatureCache(None)
+    assert not disabled.enabled and disabled.get("ab", spec) is None
+    disabled.put("ab", spec, np.zeros(2, np.float32))  # nothing to write, no error
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path):
+    cache = FeatureCache(tmp_path)
+    spec = FeatureSpec("f", lambda a, sr: a, sample_rate=1)
+    with pytest.raises(ValueError):  # object arrays need pickle, which the cache refuses
+        cache.put("ab" * 32, spec, np.array([{"a": 1}], dtype=object))
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert cache.get("ab" * 32, spec) is None

@@ -619,3 +619,52 @@ def test_plugin_values_match_functions():
         "f1_micro": m.multilabel_f1_micro(ym, pm, 0.3)
     }
     assert m.multilabel_f1_micro(ym, pm, 0.3) != m.multilabel_f1_micro(ym, pm, 0.7)
+
+
+# --------------------------------------------------------------------------- edge cases
+def test_empty_input_is_refused_saying_what_was_expected():
+    message = r"n_tracks >= 1, got shape \(0, 3\)"
+    with pytest.raises(ValueError, match=message):
+        m.accuracy(np.array([], dtype=int), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=message):
+        m.multilabel_f1_macro(np.zeros((0, 3), int), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"shape \(2, 0\)"):
+        m.multilabel_roc_auc(np.zeros((2, 0), int), np.zeros((2, 0)))
+
+
+@pytest.mark.parametrize("dtype", [object, str, bool, complex])
+def test_non_numeric_probabilities_are_refused(dtype):
+    probs = np.array([[0.25, 0.75], [0.5, 0.5]]).astype(dtype)
+    expected = f"expected numeric probabilities, got dtype {probs.dtype}"
+    with pytest.raises(ValueError, match=expected):
+        m.accuracy(np.array([1, 0]), probs)
+    with pytest.raises(ValueError, match=expected):
+        m.multilabel_accuracy(np.array([[0, 1], [1, 0]]), probs)
+
+
+def test_integer_probabilities_are_numbers():
+    assert m.accuracy(np.array([1, 0]), np.array([[0, 1], [1, 0]])) == 1.0
+    assert m.multilabel_hamming_loss(np.array([[0, 1]]), np.array([[1, 1]])) == 0.5
+
+
+def test_threshold_zero_predicts_every_label_and_one_only_certain_ones():
+    y = np.array([[1, 1], [0, 1], [0, 0]])
+    p = np.array([[0.0, 0.2], [1.0, 0.0], [0.3, 1.0]])
+    np.testing.assert_array_equal(m.predicted_labels(p, 0.0), np.ones((3, 2), int))
+    assert m.multilabel_accuracy(y, p, 0.0) == pytest.approx(1 / 3)  # only row 0 is all-ones
+    assert m.multilabel_hamming_loss(y, p, 0.0) == pytest.approx(3 / 6)
+    assert m.multilabel_recall_micro(y, p, 0.0) == 1.0
+    assert m.multilabel_precision_micro(y, p, 0.0) == pytest.approx(3 / 6)
+    np.testing.assert_array_equal(m.predicted_labels(p, 1.0), [[0, 0], [1, 0], [0, 1]])
+    assert m.multilabel_hamming_loss(y, p, 1.0) == pytest.approx(5 / 6)
+
+
+def test_exactly_one_usable_label_gives_its_own_roc_and_pr_auc():
+    y = np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1], [0, 0, 1]])  # labels 1, 2: one class only
+    p = np.array([[0.9, 0.1, 0.5], [0.4, 0.2, 0.5], [0.3, 0.3, 0.5], [0.2, 0.4, 0.5]])
+    roc, skipped = m.multilabel_roc_auc(y, p)
+    assert skipped == 2
+    assert roc == pytest.approx(skm.roc_auc_score(y[:, 0], p[:, 0])) and roc == 0.75
+    pr, skipped = m.multilabel_pr_auc(y, p)
+    assert skipped == 2 and pr == pytest.approx(skm.average_precision_score(y[:, 0], p[:, 0]))
+    assert pr == pytest.approx(5 / 6)

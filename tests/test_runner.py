@@ -4,7 +4,6 @@ saved files, recomputable metrics, resume, skipped corrupt audio, failing experi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,21 @@ EXAMPLE = ["example/centroid", "--dataset", "example-tones", "--no-progress"]
 
 def run_dirs(out: Path) -> list[Path]:
     return sorted(p.parent for p in (out / "runs").rglob("metrics.json"))
+
+
+def assert_board_row_matches_seeds(row: pd.Series, dirs: list[Path]) -> None:
+    """Every metric of the leaderboard row is the mean (and sample standard deviation) of
+    that metric in the seeds' metrics.json."""
+    seeds = [json.loads((d / "metrics.json").read_text())["metrics"] for d in dirs]
+    assert len(seeds) >= 2 and row["n_seeds"] == len(seeds)
+    for name in seeds[0]:
+        values = np.array([s[name] for s in seeds], dtype=float)
+        if np.isnan(values).all():
+            assert np.isnan(row[name]), name
+            continue
+        assert row[name] == pytest.approx(np.nanmean(values), abs=1e-5), name
+        assert row[f"{name}_std"] == pytest.approx(np.nanstd(values, ddof=1), abs=1e-5), name
+    assert np.isfinite(row["accuracy"]) and np.isfinite(row["accuracy_std"])
 
 
 def test_run_writes_predictions_metrics_provenance_and_leaderboard(tmp_path):
@@ -47,6 +61,7 @@ def test_run_writes_predictions_metrics_provenance_and_leaderboard(tmp_path):
     assert board.loc[0, "n_seeds"] == 2
     for column in ("accuracy", "f1_macro", "roc_auc", "hamming_loss", "ece", "mean_confidence"):
         assert column in board.columns
+    assert_board_row_matches_seeds(board.loc[0], dirs)
     assert "example/centroid" in (tmp_path / "leaderboard.md").read_text()
 
 
@@ -147,10 +162,20 @@ def test_failing_experiment_is_marked_and_others_finish(tmp_path):
     assert status == {"test/failing": "failed", "example/centroid": "ok"}
     failed = next(r for r in results if r["status"] == "failed")
     assert "this model always fails" in failed["error"]
-    board = leaderboard.build(leaderboard.find_results([tmp_path]))
-    row = board.set_index("experiment").loc["test/failing"]
+    board = leaderboard.build(leaderboard.find_results([tmp_path])).set_index("experiment")
+    row = board.loc["test/failing"]
     assert row["status"] == "failed" and "always fails" in row["error"]
-    assert "**failed**" in leaderboard.to_markdown(board)
+    assert row["n_seeds"] == 0 and row["n_failed"] == 1 and np.isnan(row["accuracy"])
+    ok = board.loc["example/centroid"]
+    finished = next(r for r in results if r["status"] == "ok")
+    assert ok["status"] == "ok" and ok["error"] == "" and ok["n_failed"] == 0
+    assert ok["accuracy"] == pytest.approx(finished["metrics"]["accuracy"])
+    lines = leaderboard.to_markdown(board.reset_index()).splitlines()
+    failed_line = next(line for line in lines if line.startswith("| `test/failing`"))
+    ok_line = next(line for line in lines if line.startswith("| `example/centroid`"))
+    assert "**failed**: RuntimeError: this model always fails" in failed_line
+    assert "**failed**" not in ok_line
+    assert f"| {finished['metrics']['accuracy']:.3f} |" in ok_line
 
 
 def test_feature_cache_is_reused_and_survives_a_corrupt_entry(tmp_path):
@@ -183,7 +208,9 @@ def test_leaderboard_command_rebuilds_from_runs(tmp_path, capsys):
     assert "example/centroid" in capsys.readouterr().out
     board = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert board.loc[0, "n_seeds"] == 2
-    assert os.path.exists(tmp_path / "board" / "leaderboard.json")
+    assert_board_row_matches_seeds(board.loc[0], run_dirs(tmp_path / "runs"))
+    records = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert records[0]["accuracy"] == pytest.approx(board.loc[0, "accuracy"], abs=1e-6)
 
 
 def test_run_finished_hook_sees_every_result(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genrebench import FeatureSpec, Segments, Track
+from genrebench import FeatureSpec, Segments, Track, metrics
 from genrebench.audio import write_audio
 from genrebench.builtin.reference import mfcc_statistics
 from genrebench.cache import FeatureCache
@@ -62,4 +62,11 @@ def test_all_single_label_metrics(benchmark, registry):
     y = rng.integers(0, 10, 5000)
     specs = [s for s in registry.specs("metrics") if s.task == "single-label"]
     values = benchmark(lambda: [s.compute(y, probs, 0.5) for s in specs])
-    assert len(values) == len(specs)
+    by_name = {}
+    for spec, value in zip(specs, values, strict=True):
+        by_name.update(value if isinstance(value, dict) else {spec.name: value})
+    assert all(isinstance(v, int | float) and np.isfinite(v) for v in by_name.values()), by_name
+    # random guesses over 10 classes: about 0.1 correct; the values are the metrics'
+    assert by_name["accuracy"] == pytest.approx(metrics.accuracy(y, probs))
+    assert by_name["accuracy"] == pytest.approx(0.1, abs=0.02)
+    assert by_name["ece"] == pytest.approx(metrics.ece(y, probs))

@@ -1,0 +1,267 @@
+"""The leaderboard built from per-seed results: means and sample standard deviations, row
+status, column and row order, the empty board, and the Markdown cells."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrebench import leaderboard
+
+
+def result(
+    experiment: str,
+    seed: int,
+    *,
+    dataset: str = "d",
+    profile: str = "quick",
+    status: str = "ok",
+    task: str = "single-label",
+    cost: dict | None = None,
+    **metrics: float | None,
+) -> dict:
+    if status != "ok":
+        return {
+            "experiment": experiment,
+            "dataset": dataset,
+            "profile": profile,
+            "seed": seed,
+            "status": status,
+            "error": f"RuntimeError: {experiment} seed {seed} broke",
+        }
+    return {
+        "experiment": experiment,
+        "dataset": dataset,
+        "profile": profile,
+        "seed": seed,
+        "status": "ok",
+        "task": task,
+        "metrics": metrics,
+        "cost": cost or {},
+    }
+
+
+def test_means_and_sample_standard_deviations_over_three_seeds():
+    accuracy = [0.5, 0.6, 0.9]
+    f1 = [0.4, 0.45, 0.8]
+    train = [1.0, 2.0, 6.0]
+    board = leaderboard.build(
+        result("e", s, accuracy=a, f1_macro=f, cost={"train_seconds": t, "n_parameters": 10})
+        for s, (a, f, t) in enumerate(zip(accuracy, f1, train, strict=True))
+    )
+    (row,) = board.to_dict("records")
+    assert row["n_seeds"] == 3 and row["n_failed"] == 0 and row["status"] == "ok"
+    assert row["accuracy"] == pytest.approx(np.mean(accuracy), abs=1e-12)
+    assert row["accuracy_std"] == pytest.approx(np.std(accuracy, ddof=1), abs=1e-12)
+    assert row["accuracy_std"] == pytest.approx(0.2081666, abs=1e-6)  # not ddof=0 (0.17)
+    assert row["f1_macro"] == pytest.approx(np.mean(f1)) and row["f1_macro_std"] > 0
+    assert row["train_seconds"] == pytest.approx(3.0)
+    assert row["train_seconds_std"] == pytest.approx(np.std(train, ddof=1))
+    assert row["n_parameters"] == 10 and row["n_parameters_std"] == 0
+    assert row["error"] == ""
+
+
+def test_one_seed_has_no_deviation_and_missing_values_are_left_out():
+    board = leaderboard.build(
+        [
+            result("a", 0, accuracy=0.5, roc_auc=float("nan"), extra=None),
+            result("b", 0, accuracy=0.7, roc_auc=0.6),
+            result("b", 1, accuracy=0.9, roc_auc=float("nan")),
+        ]
+    )
+    rows = board.set_index("experiment")
+    assert math.isnan(rows.loc["a", "accuracy_std"]) and rows.loc["a", "accuracy"] == 0.5
+    assert math.isnan(rows.loc["a", "roc_auc"])  # NaN in every seed: NaN, not an error
+    assert rows.loc["b", "roc_auc"] == pytest.approx(0.6)  # NaN seeds are skipped
+    assert rows.loc["b", "accuracy"] == pytest.approx(0.8)
+    assert "extra" not in board  # a metric that is None everywhere makes no column
+    for name in ("hamming_loss", "ece", "f1_macro"):  # main columns always exist
+        assert board[name].isna().all()
+
+
+def test_a_rerun_seed_replaces_the_earlier_result():
+    board = leaderboard.build([result("e", 0, accuracy=0.1), result("e", 0, accuracy=0.7)])
+    assert board.loc[0, "accuracy"] == 0.7 and board.loc[0, "n_seeds"] == 1
+
+
+def test_status_counts_and_error_of_failed_seeds():
+    board = leaderboard.build(
+        [
+            result("all-ok", 0, accuracy=0.5),
+            result("partly", 0, accuracy=0.6),
+            result("partly", 1, status="failed"),
+            result("partly", 2, status="failed"),
+            result("broken", 0, status="failed"),
+        ]
+    ).set_index("experiment")
+    assert board.loc["all-ok", ["status", "n_seeds", "n_failed", "error"]].tolist() == [
+        "ok",
+        1,
+        0,
+        "",
+    ]
+    assert board.loc["partly", ["status", "n_seeds", "n_failed"]].tolist() == [
+        "partly failed",
+        1,
+        2,
+    ]
+    assert board.loc["partly", "error"] == "RuntimeError: partly seed 1 broke"
+    assert board.loc["broken", ["status", "task", "n_seeds", "n_failed"]].tolist() == [
+        "failed",
+        "",
+        0,
+        1,
+    ]
+    assert math.isnan(board.loc["broken", "accuracy"])
+
+
+def test_rows_sort_by_dataset_profile_then_best_accuracy_then_name():
+    board = leaderboard.build(
+        [
+            result("z", 0, dataset="b", accuracy=0.9),
+            result("m", 0, dataset="a", profile="quick", accuracy=0.5),
+            result("c", 0, dataset="a", profile="quick", accuracy=0.8),
+            result("b", 0, dataset="a", profile="quick", accuracy=0.5),
+            result("n", 0, dataset="a", profile="quick", status="failed"),
+            result("y", 0, dataset="a", profile="paper", accuracy=0.1),
+        ]
+    )
+    keys = board[["dataset", "profile", "experiment"]].apply(tuple, axis=1).tolist()
+    assert keys == [
+        ("a", "paper", "y"),
+        ("a", "quick", "c"),
+        ("a", "quick", "b"),  # equal accuracy: by name
+        ("a", "quick", "m"),
+        ("a", "quick", "n"),  # no accuracy: last
+        ("b", "quick", "z"),
+    ]
+    assert list(board.index) == list(range(6))
+
+
+def test_columns_come_in_a_fixed_order():
+    board = leaderboard.build(
+        [
+            result(
+                "e",
+                s,
+                accuracy=0.5 + s / 10,
+                zeta=1.0,
+                alpha=2.0,
+                f1_macro=0.3,
+                cost={"train_seconds": 1.0, "inference_seconds_per_track": 0.002},
+            )
+            for s in range(2)
+        ]
+    )
+    assert list(board.columns) == [
+        "experiment", "dataset", "profile", "task", "status", "n_seeds", "n_failed",
+        "accuracy", "accuracy_std", "f1_macro", "f1_macro_std", "roc_auc", "hamming_loss",
+        "ece", "alpha", "alpha_std", "zeta", "zeta_std", "train_seconds",
+        "train_seconds_std", "inference_seconds_per_track", "inference_seconds_per_track_std",
+        "error",
+    ]  # fmt: skip
+
+
+def test_an_empty_build_has_the_main_columns_and_says_no_results():
+    board = leaderboard.build([])
+    assert board.empty
+    assert list(board.columns) == [
+        "experiment", "dataset", "profile", "task", "status",
+        "accuracy", "f1_macro", "roc_auc", "hamming_loss", "ece",
+    ]  # fmt: skip
+    assert leaderboard.to_markdown(board) == "# genrebench leaderboard\n\nNo results.\n"
+
+
+def markdown_rows(text: str) -> dict[str, list[str]]:
+    """``{experiment: cells}`` of the table rows in ``text`` (plus ``"header"``)."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows["header" if cells[0] == "experiment" else cells[0].strip("`")] = cells
+    return rows
+
+
+def test_markdown_cells_show_mean_std_dashes_costs_and_failures():
+    cost = {"train_seconds": 12.34, "inference_seconds_per_track": 0.0015, "n_parameters": 12345}
+    board = leaderboard.build(
+        [
+            result("two-seeds", 0, accuracy=0.5, f1_macro=0.25, roc_auc=0.75, cost=cost),
+            result("two-seeds", 1, accuracy=0.7, f1_macro=0.35, roc_auc=0.85, cost=cost),
+            result("one-seed", 0, accuracy=0.55, f1_macro=0.3, roc_auc=float("nan")),
+            result("one-seed", 1, status="failed"),
+            result("broken", 0, status="failed"),
+        ]
+    )
+    text = leaderboard.to_markdown(board)
+    assert "## d (single-label, profile `quick`)" in text
+    rows = markdown_rows(text)
+    assert rows["header"] == [
+        "experiment", "accuracy", "f1_macro", "roc_auc",
+        "train s", "infer ms/track", "params", "seeds",
+    ]  # fmt: skip
+    assert rows["two-seeds"] == [
+        "`two-seeds`",
+        "0.600 ± 0.141",
+        "0.300 ± 0.071",
+        "0.800 ± 0.071",
+        "12.3",
+        "1.50",
+        "12,345",
+        "2",
+    ]
+    assert rows["one-seed"] == ["`one-seed`", "0.550", "0.300", "–", "–", "–", "–", "1 (1 failed)"]
+    assert rows["broken"] == [
+        "`broken`",
+        "**failed**: RuntimeError: broken seed 0 broke",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    order = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| `")]
+    assert order == ["| `two-seeds`", "| `one-seed`", "| `broken`"]
+
+
+def test_markdown_sections_per_data_set_and_profile_with_multilabel_titles():
+    board = leaderboard.build(
+        [
+            result("e", 0, dataset="tags", task="multi-label", accuracy=0.2, label_accuracy=0.9),
+            result("e", 0, dataset="genres", accuracy=0.5),
+            result("e", 0, dataset="genres", profile="paper", accuracy=0.6),
+        ]
+    )
+    text = leaderboard.to_markdown(board)
+    titles = [line for line in text.splitlines() if line.startswith("## ")]
+    assert titles == [
+        "## genres (single-label, profile `paper`)",
+        "## genres (single-label, profile `quick`)",
+        "## tags (multi-label, profile `quick`)",
+    ]
+    tags = text.split("## tags")[1]
+    assert markdown_rows(tags)["header"][:3] == ["experiment", "subset accuracy", "label_accuracy"]
+    assert "| `e` | 0.200 | 0.900 |" in tags
+    assert "subset accuracy" not in text.split("## tags")[0]
+
+
+def test_written_files_hold_the_same_rows(tmp_path):
+    board = leaderboard.build([result("e", s, accuracy=0.5 + s / 4) for s in range(2)])
+    md, csv, js = leaderboard.write(board, tmp_path / "out")
+    assert [p.name for p in (md, csv, js)] == [
+        "leaderboard.md",
+        "leaderboard.csv",
+        "leaderboard.json",
+    ]
+    assert md.read_text() == leaderboard.to_markdown(board)
+    from_csv = pd.read_csv(csv)
+    assert from_csv.loc[0, "accuracy"] == pytest.approx(0.625)
+    import json
+
+    records = json.loads(js.read_text())
+    assert records[0]["accuracy_std"] == pytest.approx(np.std([0.5, 0.75], ddof=1), abs=1e-6)
+    assert records[0]["roc_auc"] is None  # NaN becomes null
