@@ -40,7 +40,7 @@ def assert_board_row_matches_seeds(row: pd.Series, dirs: list[Path]) -> None:
 def test_run_writes_predictions_metrics_provenance_and_leaderboard(tmp_path):
     assert main(["run", *EXAMPLE, "--out", str(tmp_path), "--seeds", "2"]) == 0
     dirs = run_dirs(tmp_path)
-    assert [d.name for d in dirs] == ["seed-0", "seed-1"]
+    assert [d.name for d in dirs] == ["seed-0", "seed-1", "seed-ensemble"]
     metrics = json.loads((dirs[0] / "metrics.json").read_text())
     assert (metrics["experiment"], metrics["dataset"], metrics["seed"]) == (
         "example/centroid",
@@ -84,7 +84,7 @@ def test_metrics_can_be_recomputed_from_saved_predictions(tmp_path, registry):
 
 def test_interrupted_run_resumes_without_redoing_finished_jobs(tmp_path, capsys):
     assert main(["run", *EXAMPLE, "--out", str(tmp_path), "--seeds", "2"]) == 0
-    first, second = run_dirs(tmp_path)
+    first, second, _ = run_dirs(tmp_path)  # seed-0, seed-1 and their seed ensemble
     # Simulate an interruption during seed 1: its metrics.json was never written.
     (second / "metrics.json").unlink()
     stamp = (first / "metrics.json").stat().st_mtime_ns

@@ -88,7 +88,7 @@ def cmd_bench(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
-    from genrebench import leaderboard
+    from genrebench import ensembles, leaderboard
     from genrebench.cache import default_cache_dir
     from genrebench.executors import parse_executor
     from genrebench.runner import Runner, RunOptions, plan
@@ -118,13 +118,15 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     if options.data_root is not None and not options.datasets:
         raise ConfigError("--data-root needs --dataset NAME: it says where that data set lives")
     jobs, notes = plan(registry, options)
-    for note in notes:
+    ensemble_jobs, ensemble_notes = ensembles.plan_ensembles(registry, options)
+    for note in notes + ensemble_notes:
         print(f"note: {note}", file=sys.stderr)
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     runner = Runner(registry, options)
     runner.load_datasets(jobs)
     results = runner.run(jobs)
+    results += ensembles.run_all(runner, ensemble_jobs, results)
     _summarise_problems(runner)
     board = leaderboard.build(leaderboard.find_results([options.out / "runs"]))
     paths = leaderboard.write(board, args.leaderboard_out or options.out)

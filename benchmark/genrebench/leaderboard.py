@@ -134,6 +134,7 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         }
         row["status"] = "ok" if not failed else ("failed" if not ok else "partly failed")
         row["error"] = failed[0].get("error", "") if failed else ""
+        row["ensemble_of"] = _ensemble_of(runs)
         columns: dict[str, list[float]] = {}
         for r in ok:
             for name, value in {**r["metrics"], **_costs(r)}.items():
@@ -158,17 +159,28 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         and not c.endswith("_std")
         and c not in metric_cols
         and c not in COSTS
-        and c not in ("task", "status", "error", "n_seeds", "n_failed")
+        and c not in ("task", "status", "error", "n_seeds", "n_failed", "ensemble_of")
     )
     ordered = [*KEY, "task", "status", "n_seeds", "n_failed"]
     for c in metric_cols + others + [c for c in COSTS if c in frame]:
         ordered += [c] + ([f"{c}_std"] if f"{c}_std" in frame else [])
-    frame = frame[[*ordered, "error"]]
+    frame = frame[[*ordered, "ensemble_of", "error"]]
     return frame.sort_values(
         ["dataset", "profile", "accuracy", "experiment"],
         ascending=[True, True, False, True],
         na_position="last",
     ).reset_index(drop=True)
+
+
+def _ensemble_of(runs: list[dict[str, Any]]) -> str:
+    """What an ensemble row combines (``seeds 0,1,2`` or ``a + b (mean)``); empty for an
+    experiment."""
+    ensemble = next((r["ensemble"] for r in runs if "ensemble" in r), None)
+    if not ensemble:
+        return ""
+    if ensemble.get("kind") == "seeds":
+        return "seeds " + ",".join(str(s) for s in ensemble.get("seeds", []))
+    return " + ".join(ensemble.get("members", [])) + f" ({ensemble.get('rule', '?')})"
 
 
 def _costs(result: dict[str, Any]) -> dict[str, Any]:
@@ -216,12 +228,18 @@ def to_markdown(frame: pd.DataFrame) -> str:
                     _num(row.get("train_seconds"), "{:.1f}"),
                     _num(row.get("inference_seconds_per_track", math.nan) * 1000, "{:.2f}"),
                     _num(row.get("n_parameters"), "{:,.0f}"),
-                    f"{row['n_seeds']}"
-                    + (f" ({row['n_failed']} failed)" if row["n_failed"] else ""),
+                    _seeds_cell(row),
                 ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _seeds_cell(row: pd.Series) -> str:
+    of = str(row.get("ensemble_of") or "")
+    if of.startswith("seeds "):  # one seed ensemble, of several seeds
+        return f"ensemble of {len(of.removeprefix('seeds ').split(','))}"
+    return f"{row['n_seeds']}" + (f" ({row['n_failed']} failed)" if row["n_failed"] else "")
 
 
 def _num(value: Any, fmt: str) -> str:

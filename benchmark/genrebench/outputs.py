@@ -97,7 +97,27 @@ def save_predictions(
     """One row per track (or segment): id, true label(s), one probability per class."""
     frame = pd.DataFrame({"track_id": list(track_ids), "label": label_strings(classes, y, task)})
     frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
-    write_csv(path, frame)
+    # Shortest exact (round-trip) floats, not 8 digits: a confidence of 1 - 1e-9 written as 1
+    # would move to another calibration bin, and the metrics must recompute exactly.
+    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
+
+
+def read_predictions(
+    path: Path, classes: Sequence[str], task: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The inverse of :func:`save_predictions`: track ids, labels (class indices, or a 0/1
+    matrix for multi-label tasks) and probabilities, in the file's row order."""
+    frame = pd.read_csv(path, dtype={"track_id": str, "label": str}, keep_default_na=False)
+    index = {c: i for i, c in enumerate(classes)}
+    if task == "single-label":
+        y = np.array([index[label] for label in frame["label"]], dtype=np.int64)
+    else:
+        y = np.zeros((len(frame), len(classes)), dtype=np.int64)
+        for row, labels in enumerate(frame["label"]):
+            for label in filter(None, labels.split("|")):
+                y[row, index[label]] = 1
+    probs = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=np.float64)
+    return list(frame["track_id"]), y, probs
 
 
 def save_class_report(

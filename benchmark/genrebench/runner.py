@@ -16,7 +16,6 @@ reason, and the others go on.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 from genrebench import __version__, calibration, outputs, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import Dataset
-from genrebench.errors import ConfigError
+from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, ExperimentSpec, SplitRequest
@@ -75,18 +74,34 @@ class Job:
 # --------------------------------------------------------------------------- planning
 def select_experiments(registry: Registry, patterns: Sequence[str]) -> list[ExperimentSpec]:
     """Experiments named by ``patterns`` (exact names or shell-style globs such as
-    ``schindler2016/*``); every registered one when ``patterns`` is empty."""
+    ``schindler2016/*``); every registered one when ``patterns`` is empty.  A pattern may
+    also name ensembles (:mod:`genrebench.ensembles`): their member experiments are then
+    selected too, so that the ensemble can run after them."""
+    from genrebench.ensembles import matching
+
     names = registry.names("experiments")
+    clash = set(names) & set(registry.names("ensembles"))
+    if clash:
+        raise ConfigError(f"ensembles and experiments share the names {sorted(clash)}")
     if not patterns:
         return registry.specs("experiments")
     chosen: list[str] = []
     for pattern in patterns:
-        matches = fnmatch.filter(names, pattern) if any(c in pattern for c in "*?[") else []
-        if not matches:
-            registry.get("experiments", pattern)  # raises with the known names
-            matches = [pattern]
+        matches = matching(names, pattern)
+        ensembles = matching(registry.names("ensembles"), pattern)
+        for ensemble in ensembles:
+            matches += [m for m in registry.get("ensembles", ensemble).members if m in names]
+        if not matches and not ensembles:
+            raise UnknownNameError("experiment", pattern, [*names, *registry.names("ensembles")])
         chosen.extend(m for m in matches if m not in chosen)
     return [registry.get("experiments", n) for n in chosen]
+
+
+def planned_datasets(registry: Registry, options: RunOptions) -> list[Any]:
+    """The data sets a run uses: those named with ``--dataset``, else every embedded one."""
+    if options.datasets:
+        return [registry.get("datasets", name) for name in options.datasets]
+    return [d for d in registry.specs("datasets") if d.embedded]
 
 
 def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]:
@@ -113,10 +128,7 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
             f"no selected experiment has profile {options.profile!r}; known profiles: "
             + ", ".join(known)
         )
-    if options.datasets:
-        datasets = [registry.get("datasets", name) for name in options.datasets]
-    else:
-        datasets = [d for d in registry.specs("datasets") if d.embedded]
+    datasets = planned_datasets(registry, options)
     jobs: list[Job] = []
     for exp in experiments:
         if exp not in profiled:

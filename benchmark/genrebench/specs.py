@@ -303,10 +303,15 @@ class EnsembleSpec:
     """An ensemble of already-run experiments, evaluated from their saved predictions.
 
     It runs after its ``members`` on the same data set, split, profile and seed and gets
-    its own leaderboard row.  ``rule`` is ``"mean"`` (mean probability), ``"vote"`` (share
-    of members whose top class each class is; single-label) or a function
-    ``rule(members, y_valid, task) -> test probabilities`` that may use the members'
-    validation predictions (``y_valid``: the validation labels, or ``None``).
+    its own leaderboard row; selecting it with ``genrebench run`` selects its members.
+    ``rule`` is the name of an aggregation rule applied across members instead of segments
+    (``"mean"``: mean probability; ``"vote"``: share of members whose top class each class
+    is, or for multi-label tasks share of members with ``p >= 0.5``; ``"geometric"``,
+    ``"max"``), or a function ``rule(members, y_valid, task) -> test probabilities`` that may
+    use the members' validation predictions (``y_valid``: the validation labels, or ``None``
+    when the members have no common validation tracks).  ``calibration`` is the calibrator
+    fitted on the ensemble's validation probabilities (named rules only; ``--calibration``
+    overrides it).
     """
 
     name: str
@@ -316,3 +321,4 @@ class EnsembleSpec:
     description: str = ""
     paper: str = ""
     reported: tuple[Reported, ...] = ()
+    calibration: str = "temperature"

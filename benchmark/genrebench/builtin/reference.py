@@ -1,6 +1,7 @@
 """The reference experiments: summary statistics of MFCCs and spectral shape, then logistic
-regression or a small MLP.  They make the core work end to end before any paper plugin is
-installed, run on single-label and multi-label data, and give every leaderboard a baseline.
+regression or a small MLP, and the mean of the two as an ensemble.  They make the core work
+end to end before any paper plugin is installed, run on single-label and multi-label data,
+and give every leaderboard a baseline.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from functools import partial
 
 import numpy as np
 
-from genrebench import ExperimentSpec, FeatureSpec, ModelSetup, ModelSpec, hookimpl
+from genrebench import EnsembleSpec, ExperimentSpec, FeatureSpec, ModelSetup, ModelSpec, hookimpl
 
 SAMPLE_RATE = 22050
 N_MFCC = 20
@@ -153,4 +154,17 @@ def genrebench_register_experiments():
             profiles={"quick": {"epochs": 40}, "paper": {"epochs": 200}},
             description="baseline: MFCC/spectral statistics + one-hidden-layer MLP",
         ),
+    ]
+
+
+@hookimpl
+def genrebench_register_ensembles():
+    return [
+        EnsembleSpec(
+            name="reference/ensemble",
+            members=("reference/logreg", "reference/mlp"),
+            rule="mean",
+            tasks=("single-label", "multi-label"),
+            description="mean of the two reference experiments' track probabilities",
+        )
     ]
