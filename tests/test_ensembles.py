@@ -272,3 +272,20 @@ def test_ensemble_with_a_member_lacking_the_profile_is_skipped_with_a_note():
     assert "test/paper-ensemble" not in {j.ensemble.name for j in jobs}
     assert {j.ensemble.name for j in jobs} >= {"test/mean", "test/vote", "test/mismatch"}
     assert any("test/paper-ensemble skipped" in n and "test/paper-only" in n for n in notes)
+
+
+def test_saved_predictions_read_back_exactly_even_with_undecodable_names(tmp_path):
+    from genrebench.outputs import read_predictions, save_predictions
+
+    classes = ["m\udcfasica", "rock"]  # a Latin-1 byte of a file name, surrogate-escaped
+    probs = np.array([[1 - 1e-12, 1e-12], [0.1 + 1e-17, 0.9], [1 / 3, 2 / 3]])
+    y = np.array([0, 1, 1])
+    save_predictions(tmp_path / "p.csv", ["caf\udce9", "b", "c"], y, probs, classes, "single-label")
+    ids, y_back, probs_back = read_predictions(tmp_path / "p.csv", classes, "single-label")
+    assert ids == ["caf\\xe9", "b", "c"]
+    np.testing.assert_array_equal(y_back, y)
+    np.testing.assert_array_equal(probs_back, probs)  # exact, not 8 digits
+    multi = np.array([[1, 0], [0, 0], [1, 1]])
+    save_predictions(tmp_path / "m.csv", ["a", "b", "c"], multi, probs, classes, "multi-label")
+    _, y_back, _ = read_predictions(tmp_path / "m.csv", classes, "multi-label")
+    np.testing.assert_array_equal(y_back, multi)

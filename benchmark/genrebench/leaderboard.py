@@ -79,8 +79,9 @@ def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return results
 
 
-#: Keys of every job's ``metrics.json`` and their types; an ``ok`` one also has ``task``,
-#: ``metrics`` ({name: number or null}) and optionally ``cost`` (the same).
+#: Keys of every job's ``metrics.json`` and their types (a seed ensemble's ``seed`` is the
+#: string ``"ensemble"``); an ``ok`` one also has ``task``, ``metrics`` ({name: number or
+#: null}) and optionally ``cost`` (the same).
 RESULT_KEYS = {"experiment": str, "dataset": str, "profile": str, "seed": int, "status": str}
 
 
@@ -91,6 +92,8 @@ def result_problem(result: Any) -> str | None:
     for key, kind in RESULT_KEYS.items():
         if key not in result:
             return f"no {key!r}"
+        if key == "seed" and result[key] == "ensemble":  # a seed ensemble (genrebench.ensembles)
+            continue
         if not isinstance(result[key], kind) or isinstance(result[key], bool):
             return f"{key!r} is {result[key]!r}, expected {kind.__name__}"
     if result["status"] != "ok":

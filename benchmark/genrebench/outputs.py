@@ -70,12 +70,15 @@ def utf8_text(value: Any) -> Any:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+def write_csv(path: Path, frame: pd.DataFrame, float_format: str | None = "%.8g") -> None:
+    """``frame`` as UTF-8 CSV (names escaped by :func:`utf8_text`); ``float_format=None``
+    writes the shortest exact (round-trip) form of every float."""
     frame = frame.rename(columns=utf8_text)
     for column in frame.select_dtypes(exclude="number").columns:
         frame[column] = frame[column].map(utf8_text)
     write_atomic(
-        path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g", encoding="utf-8")
+        path,
+        lambda tmp: frame.to_csv(tmp, index=False, float_format=float_format, encoding="utf-8"),
     )
 
 
@@ -97,17 +100,19 @@ def save_predictions(
     """One row per track (or segment): id, true label(s), one probability per class."""
     frame = pd.DataFrame({"track_id": list(track_ids), "label": label_strings(classes, y, task)})
     frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
-    # Shortest exact (round-trip) floats, not 8 digits: a confidence of 1 - 1e-9 written as 1
-    # would move to another calibration bin, and the metrics must recompute exactly.
-    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
+    # Exact floats, not 8 digits: a confidence of 1 - 1e-9 written as 1 would move to
+    # another calibration bin, and every metric must recompute from the file.
+    write_csv(path, frame, float_format=None)
 
 
 def read_predictions(
     path: Path, classes: Sequence[str], task: str
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The inverse of :func:`save_predictions`: track ids, labels (class indices, or a 0/1
-    matrix for multi-label tasks) and probabilities, in the file's row order."""
+    matrix for multi-label tasks) and probabilities, in the file's row order.  Names are as
+    written (escaped by :func:`utf8_text`)."""
     frame = pd.read_csv(path, dtype={"track_id": str, "label": str}, keep_default_na=False)
+    classes = [utf8_text(c) for c in classes]
     index = {c: i for i, c in enumerate(classes)}
     if task == "single-label":
         y = np.array([index[label] for label in frame["label"]], dtype=np.int64)
