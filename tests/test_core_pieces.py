@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from genrebench.aggregation import (
     max_probability,
     mean_probability,
 )
-from genrebench.cache import FeatureCache, default_cache_dir
+from genrebench.cache import FeatureCache, default_cache_dir, feature_fingerprint
 from genrebench.dataset import stratified_split
 from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.segments import cut, segment_frames, segment_offsets
@@ -517,3 +518,112 @@ def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path):
         cache.put("ab" * 32, spec, np.array([{"a": 1}], dtype=object))
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
     assert cache.get("ab" * 32, spec) is None
+
+
+def test_cache_key_recipe_is_stable(tmp_path):
+    """The key is sha256(blake2b(file)[:32] + "\\n" + fingerprint [+ "\\nsource=..."]):
+    changing it would silently invalidate every user's cache."""
+    import hashlib
+    import json
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"some audio bytes")
+    spec = FeatureSpec("f", lambda a, sr: a, sample_rate=22050, params={"b": 2, "a": 1})
+    digest = hashlib.blake2b(b"some audio bytes").hexdigest()[:32]
+    fingerprint = json.dumps(
+        {"name": "f", "params": {"a": 1, "b": 2}, "sample_rate": 22050, "version": "1"},
+        sort_keys=True,
+    )
+    assert feature_fingerprint(spec) == fingerprint
+    cache = FeatureCache(tmp_path / "c")
+    text = f"{digest}\n{fingerprint}"
+    assert cache.key(audio, spec) == hashlib.sha256(text.encode()).hexdigest()
+    assert cache.key(audio, spec, "audio") == cache.key(audio, spec)
+    asset = hashlib.sha256(f"{text}\nsource=asset:image".encode()).hexdigest()
+    assert cache.key(audio, spec, "asset:image") == asset
+
+
+def test_file_digest_is_remembered_per_path_size_and_mtime(tmp_path, monkeypatch):
+    import hashlib
+
+    from genrebench import cache as cache_module
+
+    reads = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(
+        cache_module.hashlib, "file_digest", lambda f, name: reads.append(f.name) or real(f, name)
+    )
+    one, two = tmp_path / "one.wav", tmp_path / "two.wav"
+    one.write_bytes(b"AAAA")
+    two.write_bytes(b"BBBB")
+    os.utime(two, ns=(os.stat(one).st_atime_ns, os.stat(one).st_mtime_ns))  # same size and time
+    first = cache_module.file_digest(one)
+    assert len(first) == 32 and first == hashlib.blake2b(b"AAAA").hexdigest()[:32]
+    assert cache_module.file_digest(one) == first and len(reads) == 1  # remembered
+    assert cache_module.file_digest(two) == hashlib.blake2b(b"BBBB").hexdigest()[:32]
+    one.write_bytes(b"CCCCC")  # a new size: read again
+    assert cache_module.file_digest(one) == hashlib.blake2b(b"CCCCC").hexdigest()[:32]
+    assert len(reads) == 3
+
+
+def test_cache_counts_hits_and_misses_and_names_why_an_entry_is_bad(tmp_path, caplog):
+    import logging
+
+    cache = FeatureCache(tmp_path)
+    spec = FeatureSpec("f", lambda a, sr: a, sample_rate=1)
+    keys = [f"{i:02d}" * 32 for i in range(4)]
+    for key in keys[:2]:
+        cache.put(key, spec, np.ones(2, np.float32))
+    assert [cache.get(k, spec) is not None for k in keys] == [True, True, False, False]
+    assert (cache.hits, cache.misses) == (2, 2)
+    cache._path(keys[0], spec).write_bytes(b"")
+    np.save(cache._path(keys[1], spec), np.array([np.nan], np.float32))
+    pickled = cache._path(keys[2], spec)
+    pickled.parent.mkdir(parents=True)
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with caplog.at_level(logging.WARNING, logger="genrebench.cache"):
+        assert cache.get(keys[0], spec, "t0.wav") is None
+        assert cache.get(keys[1], spec) is None
+        assert cache.get(keys[2], spec) is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == (
+        f"ignoring bad cache entry {cache._path(keys[0], spec)} (feature 'f' of t0.wav): does "
+        "not load (EOFError: No data left in file); recomputing it"
+    )
+    assert messages[1] == (
+        f"ignoring bad cache entry {cache._path(keys[1], spec)} (feature 'f'): holds NaN or "
+        "infinity; recomputing it"
+    )
+    assert "does not load (ValueError: Object arrays cannot be loaded" in messages[2]
+    assert (cache.hits, cache.misses) == (2, 5)
+    cache.discard(keys[3], spec, "wrong shape", was_hit=True)
+    assert (cache.hits, cache.misses) == (1, 6)
+
+
+def test_discarding_an_entry_that_cannot_be_removed_goes_on(tmp_path):
+    cache = FeatureCache(tmp_path)
+    spec = FeatureSpec("f", lambda a, sr: a, sample_rate=1)
+    cache._path("ab" * 32, spec).mkdir(parents=True)  # a folder where the entry should be
+    cache.discard("ab" * 32, spec, "test")
+    assert cache.misses == 1
+
+
+def test_a_cache_write_that_cannot_start_reports_its_own_error(tmp_path, monkeypatch):
+    from genrebench import cache as cache_module
+
+    def refuse(*args):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(cache_module.os, "open", refuse)
+    with pytest.raises(OSError, match="no space left on device"):
+        FeatureCache(tmp_path).put("ab" * 32, FeatureSpec("f", print, 1), np.ones(2, np.float32))
+
+
+def test_cache_handles_keep_shape_and_dtype(tmp_path):
+    cache = FeatureCache(tmp_path)
+    spec = FeatureSpec("f", lambda a, sr: a, sample_rate=1)
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    cache.put("ab" * 32, spec, array)
+    handle = cache.handle("ab" * 32, spec, array)
+    assert handle.shape == (2, 3) and handle.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(handle[:]), array)
