@@ -10,12 +10,24 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from genrebench_yan2023.ensemble import vote_or_best_member
 
+from genrebench import EnsembleMember
 from genrebench.cli import main
 
 pytestmark = pytest.mark.slow
-IMAGE = ["yan2023/baseline", "yan2023/cnn-l2-drop0.1"]
+CNNS = [
+    "yan2023/cnn",
+    "yan2023/cnn-l3",
+    "yan2023/cnn-l3-drop0.1",
+    "yan2023/cnn-l2-drop0.1",
+    "yan2023/cnn-l2-drop0.25",
+    "yan2023/cnn-k10-hn32",
+]
+IMAGE = ["yan2023/baseline", *CNNS]
+ENSEMBLE = "yan2023/cnn-ensemble"
 
 
 def rows(out: Path) -> dict[str, dict[str, str]]:
@@ -38,18 +50,48 @@ def run(tmp_path: Path, *args: str) -> tuple[int, Path]:
     return main(argv), out
 
 
-def test_image_experiments_on_embedded_data(tmp_path):
-    code, out = run(tmp_path, *IMAGE, "--dataset", "synthetic-genres")
+def read_probs(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """Track ids, probabilities and labels of a saved predictions file."""
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    columns = [c for c in table[0] if c.startswith("p_")]
+    probs = np.array([[float(r[c]) for c in columns] for r in table])
+    return [r["track_id"] for r in table], probs, [r["label"] for r in table]
+
+
+def test_image_experiments_and_the_ensemble_on_embedded_data(tmp_path):
+    code, out = run(tmp_path, "yan2023/baseline", "yan2023/cnn*", "--dataset", "synthetic-genres")
     assert code == 0
     board = rows(out)
-    for name in IMAGE:
+    for name in [*IMAGE, ENSEMBLE]:
         assert board[name]["status"] == "ok", board[name].get("error")
         assert 0.0 <= float(board[name]["accuracy"]) <= 1.0
+    for name in IMAGE:
         _metrics, provenance = job(out, name, "synthetic-genres")
         split = provenance["split"]
         assert (split["train"], split["valid"], split["test"]) == (140, 40, 20)
         assert provenance["features"]["from_asset"] == 0  # no Kaggle PNGs: drawn from audio
     assert job(out, "yan2023/baseline", "synthetic-genres")[0]["cost"]["n_parameters"] == 1134
+    # The ensemble's saved predictions are the vote rule applied to its members' saved files.
+    members = []
+    for name in CNNS:
+        folder = out / "runs" / name / "synthetic-genres" / "quick" / "seed-0"
+        test_ids, test, _ = read_probs(folder / "predictions.csv")
+        _, valid, valid_labels = read_probs(folder / "valid_predictions.csv")
+        members.append(EnsembleMember(name, test, valid))
+    classes = json.loads(
+        (out / "runs" / CNNS[0] / "synthetic-genres/quick/seed-0/metrics.json").read_text()
+    )["classes"]
+    expected = vote_or_best_member(
+        members, np.array([classes.index(c) for c in valid_labels]), "single-label"
+    )
+    ids, saved, labels = read_probs(
+        out / "runs" / ENSEMBLE / "synthetic-genres/quick/seed-0/predictions.csv"
+    )
+    assert ids == test_ids
+    np.testing.assert_allclose(saved, expected, atol=1e-7)
+    accuracy = np.mean([classes[i] == y for i, y in zip(saved.argmax(axis=1), labels, strict=True)])
+    assert float(board[ENSEMBLE]["accuracy"]) == pytest.approx(accuracy)
 
 
 @pytest.mark.realdata
@@ -58,13 +100,15 @@ def test_image_experiments_on_the_real_gtzan_subset(tmp_path):
     root = Path(base) / "gtzan-mini" if base else None
     if root is None or not (root / "genres").is_dir():
         pytest.skip("GENREBENCH_SHARED_DATA/gtzan-mini not available")
-    code, out = run(tmp_path, *IMAGE, "--dataset", "gtzan", "--data-root", str(root))
+    args = ["yan2023/baseline", "yan2023/cnn*", "--dataset", "gtzan", "--data-root", str(root)]
+    code, out = run(tmp_path, *args)
     assert code == 0
     for name in IMAGE:
         metrics, _provenance = job(out, name, "gtzan")
         assert metrics["status"] == "ok"
         assert (metrics["n_train_tracks"], metrics["n_valid_tracks"]) == (70, 20)
         assert metrics["n_test_tracks"] == 10
+    assert rows(out)[ENSEMBLE]["status"] == "ok"
 
 
 def test_wav2vec2_with_a_tiny_checkpoint(tmp_path, tiny_checkpoint, monkeypatch):
