@@ -69,6 +69,11 @@ def registry():
 
 
 @pytest.fixture
-def put_on_path():
-    """``install_on_path`` for tests that fake another installed distribution."""
-    return install_on_path
+def put_on_path(monkeypatch):
+    """``install_on_path`` for tests that fake another installed distribution; the
+    distribution is gone again after the test, so it cannot break later tests."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    yield install_on_path
+    monkeypatch.undo()
+    importlib.invalidate_caches()

@@ -3,15 +3,28 @@ and that every hook is documented."""
 
 from __future__ import annotations
 
+import configparser
 import inspect
 import logging
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from genrebench import DatasetSpec, hookimpl, hookspecs
+from genrebench.cli import main
 from genrebench.errors import PluginError, UnknownNameError
-from genrebench.plugins import ENV_DISABLE, ENV_ONLY, KINDS, load_plugins
+from genrebench.plugins import (
+    ENV_DISABLE,
+    ENV_ONLY,
+    ENV_STRICT,
+    KINDS,
+    load_plugins,
+    selected_entry_points,
+)
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -124,3 +137,135 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
     [result] = Runner(registry, options).run(jobs)
     assert result["status"] == "ok", result.get("error")
     assert result["metrics"]["accuracy"] > 0.5
+
+
+# --------------------------------------------------------------------------- loading failures
+def install_plugin(tmp_path: Path, put_on_path, name: str, code: str) -> None:
+    """Fake an installed distribution ``genrebench-<name>`` whose entry point ``name`` is a
+    package holding ``code``."""
+    package = tmp_path / "src" / f"genrebench_{name}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(code)
+    put_on_path(
+        tmp_path / "site", f"genrebench-{name}", package, f"[genrebench]\n{name} = {package.name}\n"
+    )
+
+
+BROKEN = "raise RuntimeError('boom at import')\n"
+
+
+def test_plugin_import_failure_is_reported_once(tmp_path, put_on_path, caplog, capsys, monkeypatch):
+    monkeypatch.delenv(ENV_STRICT, raising=False)
+    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+    with caplog.at_level(logging.WARNING):
+        assert main(["list"]) == 0
+    said = [r.getMessage() for r in caplog.records if "boom at import" in r.getMessage()]
+    assert len(said) == 1 and "'broken' failed to load" in said[0]
+    assert "boom" not in capsys.readouterr().err  # no second wording printed beside it
+
+
+def test_verbose_shows_the_traceback_of_a_plugin_that_failed_to_load(tmp_path, put_on_path):
+    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+    command = [sys.executable, "-m", "genrebench.cli"]
+    env = {**os.environ, ENV_STRICT: "0"}
+    quiet = subprocess.run([*command, "list"], capture_output=True, text=True, env=env)
+    loud = subprocess.run([*command, "-v", "list"], capture_output=True, text=True, env=env)
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr.count("failed to load") == loud.stderr.count("failed to load") == 1
+    assert "Traceback" not in quiet.stderr
+    assert "Traceback" in loud.stderr and "genrebench_broken/__init__.py" in loud.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--strict-plugins", "list"], None),
+        (["list", "--strict-plugins"], None),
+        (["list"], "1"),
+    ],
+)
+def test_strict_plugin_loading_exits_2_on_any_load_failure(
+    args, env, tmp_path, put_on_path, capsys, monkeypatch
+):
+    monkeypatch.delenv(ENV_STRICT, raising=False)
+    if env:
+        monkeypatch.setenv(ENV_STRICT, env)
+    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+    assert main(args) == 2
+    assert "broken: RuntimeError: boom at import" in capsys.readouterr().err
+
+
+def test_strict_plugin_loading_is_on_in_every_tox_environment():
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(Path(__file__).parents[1] / "tox.ini")
+    assert f"{ENV_STRICT} = 1" in tox["testenv"]["set_env"]
+
+
+def test_running_an_experiment_of_a_plugin_that_failed_to_load_says_so(
+    tmp_path, put_on_path, capsys, monkeypatch
+):
+    monkeypatch.delenv(ENV_STRICT, raising=False)
+    install_plugin(tmp_path, put_on_path, "chroma", BROKEN)
+    args = ["run", "chroma/forest", "--dataset", "example-tones", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'chroma/forest' cannot be used: its plugin 'chroma' failed to load" in err
+    assert "Did you mean" not in err
+    # A name without such a prefix still gets the nearest match, and hears of the failure.
+    assert main(["run", "reference/logrgr"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'reference/logreg'" in err and "failed to load: chroma" in err
+
+
+def test_plugin_raising_in_a_register_hook_registers_nothing(registry):
+    class HalfBroken:
+        @hookimpl
+        def genrebench_register_datasets(self):
+            return [DatasetSpec("half/tones", "single-label", lambda root, opts: None)]
+
+        @hookimpl
+        def genrebench_register_models(self):
+            raise ValueError("no models today")
+
+    loaded = load_plugins(extra=[HalfBroken()])
+    assert "no models today" in loaded.failed["HalfBroken"]
+    assert "half/tones" not in loaded.names("datasets")
+
+
+def test_a_clash_with_a_builtin_is_resolved_as_the_error_advises(
+    tmp_path, put_on_path, monkeypatch
+):
+    monkeypatch.delenv(ENV_ONLY, raising=False)
+    code = (
+        "from genrebench import ExperimentSpec, hookimpl\n"
+        "@hookimpl\n"
+        "def genrebench_register_experiments():\n"
+        "    return [ExperimentSpec('reference/logreg', 'reference/mfcc-stats',\n"
+        "                           'reference/logreg')]\n"
+    )
+    install_plugin(tmp_path, put_on_path, "clasher", code)
+    with pytest.raises(PluginError) as info:
+        load_plugins()
+    assert "'genrebench.builtin.reference'" in str(info.value) and "'clasher'" in str(info.value)
+    advice = re.search(rf"{ENV_ONLY}=(\S+)", str(info.value))
+    assert advice, str(info.value)
+    monkeypatch.setenv(ENV_ONLY, advice.group(1))
+    registry = load_plugins()
+    assert registry.plugin_of("experiments", "reference/logreg") == "genrebench.builtin.reference"
+    assert "example/centroid" in registry.names("experiments")  # the other plugins still load
+
+
+def test_plugins_setting_can_exclude_and_warns_of_unknown_names(caplog):
+    names = ["a", "b", "c"]
+    assert selected_entry_points(names, "") == names
+    assert selected_entry_points(names, "a, c") == ["a", "c"]
+    assert selected_entry_points(names, "-b") == ["a", "c"]
+    with caplog.at_level(logging.WARNING):
+        assert selected_entry_points(names, "a,zzz") == ["a"]
+    assert "'zzz'" in caplog.text and "a, b, c" in caplog.text
+
+
+def test_help_shows_whole_sentences(capsys):
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 some experiment failed or a data check found problems; 2 invalid input" in text

@@ -1,18 +1,29 @@
-"""The ``genrebench`` command line.  Exit codes: 0 success, 1 some experiment failed or a
-data check found problems, 2 invalid input (unknown names, bad options, missing data)."""
+"""The ``genrebench`` command line.
+
+Exit codes: 0 success; 1 some experiment failed or a data check found problems; 2 invalid
+input (unknown names, bad options, missing data, a plugin that failed to load under
+--strict-plugins)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from genrebench import __version__
-from genrebench.errors import ConfigError, GenrebenchError
-from genrebench.plugins import KINDS, Registry, load_plugins
+from genrebench.errors import ConfigError, GenrebenchError, PluginError
+from genrebench.plugins import ENV_STRICT, KINDS, Registry, load_plugins
+
+DESCRIPTION = "Benchmark music genre classifiers: every reproduced paper is a plugin."
+EPILOG = (
+    "Exit codes: 0 success; 1 some experiment failed or a data check found problems; "
+    "2 invalid input (unknown names, bad options, missing data, a plugin that failed to "
+    f"load under --strict-plugins or {ENV_STRICT}=1)."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,17 +37,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="genrebench: %(levelname)s: %(message)s",
     )
     try:
-        registry = load_plugins()
-        for name, reason in registry.failed.items():
-            print(f"warning: plugin {name!r} was not loaded: {reason}", file=sys.stderr)
+        registry = load_plugins()  # logs each plugin that fails to load, once
+        if registry.failed and strict_plugins(args):
+            raise PluginError(
+                f"{len(registry.failed)} plugin(s) failed to load: "
+                + "; ".join(f"{n}: {r}" for n, r in registry.failed.items())
+                + f" (strict plugin loading: --strict-plugins or {ENV_STRICT}=1)"
+            )
         return args.handler(registry, args)
     except GenrebenchError as exc:
         print(f"genrebench: error: {exc}", file=sys.stderr)
         return 2
+
+
+def strict_plugins(args: argparse.Namespace) -> bool:
+    """Whether a plugin that fails to load stops the command (``--strict-plugins`` or
+    ``GENREBENCH_STRICT_PLUGINS=1``)."""
+    setting = os.environ.get(ENV_STRICT, "").strip().lower()
+    return bool(getattr(args, "strict_plugins", False)) or setting not in {"", "0", "false", "no"}
 
 
 # --------------------------------------------------------------------------- commands
@@ -199,16 +221,36 @@ _nonnegative_int = _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genrebench", description=__doc__.splitlines()[0])
+    # -v and --strict-plugins are accepted before and after the command name (their
+    # actions are shared with the subcommands: read them with getattr, set no defaults).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging, with tracebacks of plugins that fail to load",
+    )
+    common.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"exit 2 when any plugin fails to load (also: {ENV_STRICT}=1)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="genrebench", description=DESCRIPTION, epilog=EPILOG, parents=[common]
+    )
     parser.add_argument("--version", action="version", version=f"genrebench {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("list", help="list data sets, features, models, metrics and experiments")
+    def add_parser(name: str, **kwargs):
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = add_parser("list", help="list data sets, features, models, metrics and experiments")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_list)
 
-    p = sub.add_parser(
+    p = add_parser(
         "bench",
         help="measure feature speed, memory, executor scaling and harness overhead",
         description=(
@@ -233,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", type=Path, metavar="DIR", help="default: a new temp folder")
     p.set_defaults(handler=cmd_bench)
 
-    p = sub.add_parser("run", help="run experiments and write the leaderboard")
+    p = add_parser("run", help="run experiments and write the leaderboard")
     p.add_argument(
         "experiments",
         nargs="*",
@@ -337,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("leaderboard", help="rebuild the leaderboard from saved runs")
+    p = add_parser("leaderboard", help="rebuild the leaderboard from saved runs")
     p.add_argument(
         "run_dirs",
         nargs="*",
@@ -354,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_leaderboard)
 
-    p = sub.add_parser("data", help="data set utilities")
+    p = add_parser("data", help="data set utilities")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     c = data_sub.add_parser("check", help="list missing, unreadable and unexpected files")
     c.add_argument("name", help="data set name")

@@ -1,9 +1,15 @@
 """Plugin discovery and the registry of everything plugins provide.
 
 Plugins come from the ``genrebench`` entry-point group and from the builtin modules below.
-``GENREBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points altogether;
-``GENREBENCH_PLUGINS=name1,name2`` loads only those entry points (like pytest's
-``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` / ``PYTEST_PLUGINS``).
+A plugin's name is its entry-point name.  ``GENREBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` skips
+entry points altogether; ``GENREBENCH_PLUGINS=name1,name2`` loads only those entry points
+and ``GENREBENCH_PLUGINS=-name`` all but that one (like pytest's
+``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` / ``PYTEST_PLUGINS`` and ``-p no:name``).
+
+A plugin that fails to import or raises in a ``register_*`` hook is recorded in
+``Registry.failed`` (with its traceback in ``Registry.tracebacks``), logged once, and the
+others load; ``GENREBENCH_STRICT_PLUGINS=1`` (or ``genrebench --strict-plugins``) makes the
+command line refuse to go on instead.
 """
 
 from __future__ import annotations
@@ -12,14 +18,15 @@ import importlib
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable
+import traceback
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from genrebench import hookspecs
-from genrebench.errors import PluginError, UnknownNameError
+from genrebench.errors import ConfigError, PluginError, UnknownNameError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ KINDS = (
 )
 ENV_DISABLE = "GENREBENCH_DISABLE_PLUGIN_AUTOLOAD"
 ENV_ONLY = "GENREBENCH_PLUGINS"
+ENV_STRICT = "GENREBENCH_STRICT_PLUGINS"
 
 
 @dataclass
@@ -60,15 +68,33 @@ class Registry:
     items: dict[str, dict[str, Registered]] = field(default_factory=lambda: {k: {} for k in KINDS})
     #: Plugins that failed to load or register: name -> error message.
     failed: dict[str, str] = field(default_factory=dict)
+    #: Tracebacks of those failures, for ``genrebench -v``.
+    tracebacks: dict[str, str] = field(default_factory=dict)
     #: Loaded plugins: name -> distribution version ("builtin" for the core's own).
     versions: dict[str, str] = field(default_factory=dict)
+    #: How to load each plugin again in another process: ``("module", dotted name)``,
+    #: ``("entry_point", name)``, or absent for plugin objects handed to ``load_plugins``.
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
-        """The spec called ``name``; an error naming the known ones and the closest match."""
+        """The spec called ``name``; an error naming the known ones and the closest match,
+        or the plugin that failed to load when ``name`` carries its prefix."""
         try:
             return self.items[kind][name].spec
         except KeyError:
-            raise UnknownNameError(kind.rstrip("s"), name, self.items[kind]) from None
+            pass
+        owner = name.split("/", 1)[0] if "/" in name else name
+        if owner in self.failed:
+            raise ConfigError(
+                f"{kind.rstrip('s')} {name!r} cannot be used: its plugin {owner!r} failed to "
+                f"load ({self.failed[owner]}); run with -v for the traceback"
+            )
+        error = UnknownNameError(kind.rstrip("s"), name, self.items[kind])
+        if self.failed:
+            error.args = (
+                f"{error.args[0]} (plugins that failed to load: {', '.join(sorted(self.failed))})",
+            )
+        raise error
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.items[kind])
@@ -84,28 +110,28 @@ def load_plugins(*, autoload: bool | None = None, extra: Iterable[object] = ()) 
     """Register the builtin plugins, the ``genrebench`` entry points (unless autoloading is
     off) and ``extra`` plugin objects, validate the hooks and build the registry.
 
-    A plugin that raises on import is reported (``Registry.failed`` and a warning) and the
-    others load.  Two plugins registering the same name raise :class:`PluginError`."""
+    A plugin that raises on import or in a ``register_*`` hook is reported (``Registry.failed``
+    and one warning, with the traceback when debug logging is on) and the others load.  Two
+    plugins registering the same name raise :class:`PluginError`."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     registry = Registry(pm)
     for modname in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(modname), name=modname)
         registry.versions[modname] = "builtin"
+        registry.sources[modname] = ("module", modname)
     if autoload is None:
         autoload = os.environ.get(ENV_DISABLE, "").strip().lower() in {"", "0", "false", "no"}
     if autoload:
-        only = {n.strip() for n in os.environ.get(ENV_ONLY, "").split(",") if n.strip()}
         names = sorted({ep.name for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT)})
-        for name in names:
-            if only and name not in only:
-                continue
+        for name in selected_entry_points(names, os.environ.get(ENV_ONLY, "")):
             try:
                 # One call per name, so one broken plugin cannot stop the others.
                 pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
             except Exception as exc:
-                registry.failed[name] = f"{type(exc).__name__}: {exc}"
-                log.warning("genrebench plugin %r failed to load and was skipped: %s", name, exc)
+                _failed(registry, name, f"{type(exc).__name__}: {exc}")
+                continue
+            registry.sources[name] = ("entry_point", name)
         for plugin, dist in pm.list_plugin_distinfo():
             registry.versions[pm.get_name(plugin)] = f"{dist.project_name} {dist.version}"
     for plugin in extra:
@@ -117,29 +143,98 @@ def load_plugins(*, autoload: bool | None = None, extra: Iterable[object] = ()) 
     return registry
 
 
+def selected_entry_points(names: Sequence[str], setting: str) -> list[str]:
+    """The entry-point plugins to load given ``GENREBENCH_PLUGINS``: every one when empty;
+    the listed ones; or, for entries written ``-name``, every one but those."""
+    entries = [e.strip() for e in setting.split(",") if e.strip()]
+    include = {e for e in entries if not e.startswith("-")}
+    exclude = {e[1:].strip() for e in entries if e.startswith("-")}
+    unknown = sorted((include | exclude) - set(names))
+    if unknown:
+        log.warning(
+            "%s names %s, which no installed plugin is called; installed plugins: %s",
+            ENV_ONLY,
+            ", ".join(map(repr, unknown)),
+            ", ".join(names) or "(none)",
+        )
+    return [n for n in names if (not include or n in include) and n not in exclude]
+
+
+def load_single_plugin(source: tuple[str, str]) -> Registry:
+    """A registry holding only the plugin that ``source`` (from ``Registry.sources``) names:
+    what a worker process needs to look up that plugin's specs, without importing the
+    others."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    how, name = source
+    if how == "module":
+        pm.register(importlib.import_module(name), name=name)
+    elif how == "entry_point":
+        pm.load_setuptools_entrypoints(hookspecs.PROJECT, name=name)
+    else:
+        raise ValueError(f"unknown plugin source {source!r}")
+    registry = Registry(pm, sources={name: source})
+    _collect_specs(registry)
+    if registry.failed:
+        raise PluginError(f"plugin {name!r} failed to load: {registry.failed[name]}")
+    return registry
+
+
+def _failed(registry: Registry, name: str, reason: str) -> None:
+    """Record a plugin that failed to load, and say so once (with the traceback when
+    debug logging is on: ``genrebench -v``)."""
+    registry.failed[name] = reason
+    registry.tracebacks[name] = traceback.format_exc()
+    log.warning(
+        "plugin %r failed to load and was skipped: %s",
+        name,
+        reason,
+        exc_info=log.isEnabledFor(logging.DEBUG),
+    )
+
+
 def _collect_specs(registry: Registry) -> None:
     for kind in KINDS:
         hook = getattr(registry.pm.hook, f"genrebench_register_{kind}")
         for impl in hook.get_hookimpls():
+            if impl.plugin_name in registry.failed:
+                continue
             try:
                 specs = impl.function() or []
             except Exception as exc:
-                registry.failed[impl.plugin_name] = (
-                    f"{type(exc).__name__} in register_{kind}: {exc}"
-                )
-                log.warning(
-                    "plugin %r raised in genrebench_register_%s and was skipped: %s",
+                _failed(
+                    registry,
                     impl.plugin_name,
-                    kind,
-                    exc,
+                    f"{type(exc).__name__} in genrebench_register_{kind}: {exc}",
                 )
+                _forget(registry, impl.plugin_name)
                 continue
             for spec in specs:
                 known = registry.items[kind].get(spec.name)
                 if known is not None:
                     raise PluginError(
                         f"{kind[:-1]} {spec.name!r} is registered by both plugin "
-                        f"{known.plugin!r} and plugin {impl.plugin_name!r}; uninstall one, or "
-                        f"load only the plugins you want with {ENV_ONLY}=name,..."
+                        f"{known.plugin!r} and plugin {impl.plugin_name!r}; "
+                        + _clash_advice(registry, known.plugin, impl.plugin_name)
                     )
                 registry.items[kind][spec.name] = Registered(spec, impl.plugin_name)
+
+
+def _forget(registry: Registry, plugin: str) -> None:
+    """Drop what a plugin registered before one of its hooks raised: it counts as not
+    loaded, not as half loaded."""
+    for items in registry.items.values():
+        for name in [n for n, r in items.items() if r.plugin == plugin]:
+            del items[name]
+    registry.pm.unregister(name=plugin)
+
+
+def _clash_advice(registry: Registry, first: str, second: str) -> str:
+    """What resolves a name clash: leaving out an entry-point plugin (the builtins and
+    plugin objects given in code cannot be left out), and the real fix, a prefix."""
+    removable = [p for p in (first, second) if registry.sources.get(p, ("",))[0] == "entry_point"]
+    fix = "names should carry their plugin's own prefix (for example 'myplugin/name')"
+    if not removable:
+        return f"rename one of them: {fix}"
+    leave_out = " or ".join(f"{ENV_ONLY}=-{p}" for p in removable)
+    return f"leave one out with {leave_out} (or uninstall it); {fix}"
