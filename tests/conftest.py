@@ -77,3 +77,22 @@ def put_on_path(monkeypatch):
     yield install_on_path
     monkeypatch.undo()
     importlib.invalidate_caches()
+
+
+@pytest.fixture
+def install_plugin(tmp_path, put_on_path):
+    """``install_plugin(name, code)``: fake an installed distribution ``genrebench-<name>``
+    whose entry point ``name`` is a package holding ``code`` (gone after the test)."""
+
+    def install(name: str, code: str) -> None:
+        package = tmp_path / "plugin-src" / name / f"genrebench_{name}"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(code)
+        put_on_path(
+            tmp_path / "plugin-site",
+            f"genrebench-{name}",
+            package,
+            f"[genrebench]\n{name} = {package.name}\n",
+        )
+
+    return install

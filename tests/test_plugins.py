@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import inspect
+import json
 import logging
 import os
 import re
@@ -14,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from genrebench import DatasetSpec, hookimpl, hookspecs
+from genrebench import (
+    DatasetSpec,
+    EnsembleSpec,
+    ExperimentSpec,
+    MetricSpec,
+    hookimpl,
+    hookspecs,
+)
 from genrebench.cli import main
 from genrebench.errors import PluginError, UnknownNameError
 from genrebench.plugins import (
@@ -140,23 +148,12 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
 
 
 # --------------------------------------------------------------------------- loading failures
-def install_plugin(tmp_path: Path, put_on_path, name: str, code: str) -> None:
-    """Fake an installed distribution ``genrebench-<name>`` whose entry point ``name`` is a
-    package holding ``code``."""
-    package = tmp_path / "src" / f"genrebench_{name}"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(code)
-    put_on_path(
-        tmp_path / "site", f"genrebench-{name}", package, f"[genrebench]\n{name} = {package.name}\n"
-    )
-
-
 BROKEN = "raise RuntimeError('boom at import')\n"
 
 
-def test_plugin_import_failure_is_reported_once(tmp_path, put_on_path, caplog, capsys, monkeypatch):
+def test_plugin_import_failure_is_reported_once(install_plugin, caplog, capsys, monkeypatch):
     monkeypatch.delenv(ENV_STRICT, raising=False)
-    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+    install_plugin("broken", BROKEN)
     with caplog.at_level(logging.WARNING):
         assert main(["list"]) == 0
     said = [r.getMessage() for r in caplog.records if "boom at import" in r.getMessage()]
@@ -164,8 +161,8 @@ def test_plugin_import_failure_is_reported_once(tmp_path, put_on_path, caplog, c
     assert "boom" not in capsys.readouterr().err  # no second wording printed beside it
 
 
-def test_verbose_shows_the_traceback_of_a_plugin_that_failed_to_load(tmp_path, put_on_path):
-    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+def test_verbose_shows_the_traceback_of_a_plugin_that_failed_to_load(install_plugin):
+    install_plugin("broken", BROKEN)
     command = [sys.executable, "-m", "genrebench.cli"]
     env = {**os.environ, ENV_STRICT: "0"}
     quiet = subprocess.run([*command, "list"], capture_output=True, text=True, env=env)
@@ -185,14 +182,14 @@ def test_verbose_shows_the_traceback_of_a_plugin_that_failed_to_load(tmp_path, p
     ],
 )
 def test_strict_plugin_loading_exits_2_on_any_load_failure(
-    args, env, tmp_path, put_on_path, capsys, monkeypatch
+    args, env, install_plugin, capsys, monkeypatch
 ):
     monkeypatch.delenv(ENV_STRICT, raising=False)
     if env:
         monkeypatch.setenv(ENV_STRICT, env)
-    install_plugin(tmp_path, put_on_path, "broken", BROKEN)
+    install_plugin("broken", BROKEN)
     assert main(args) == 2
-    assert "broken: RuntimeError: boom at import" in capsys.readouterr().err
+    assert "'broken' failed to load: RuntimeError: boom at import" in capsys.readouterr().err
 
 
 def test_strict_plugin_loading_is_on_in_every_tox_environment():
@@ -202,10 +199,10 @@ def test_strict_plugin_loading_is_on_in_every_tox_environment():
 
 
 def test_running_an_experiment_of_a_plugin_that_failed_to_load_says_so(
-    tmp_path, put_on_path, capsys, monkeypatch
+    tmp_path, install_plugin, capsys, monkeypatch
 ):
     monkeypatch.delenv(ENV_STRICT, raising=False)
-    install_plugin(tmp_path, put_on_path, "chroma", BROKEN)
+    install_plugin("chroma", BROKEN)
     args = ["run", "chroma/forest", "--dataset", "example-tones", "--out", str(tmp_path / "o")]
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -232,9 +229,7 @@ def test_plugin_raising_in_a_register_hook_registers_nothing(registry):
     assert "half/tones" not in loaded.names("datasets")
 
 
-def test_a_clash_with_a_builtin_is_resolved_as_the_error_advises(
-    tmp_path, put_on_path, monkeypatch
-):
+def test_a_clash_with_a_builtin_is_resolved_as_the_error_advises(install_plugin, monkeypatch):
     monkeypatch.delenv(ENV_ONLY, raising=False)
     code = (
         "from genrebench import ExperimentSpec, hookimpl\n"
@@ -243,7 +238,7 @@ def test_a_clash_with_a_builtin_is_resolved_as_the_error_advises(
         "    return [ExperimentSpec('reference/logreg', 'reference/mfcc-stats',\n"
         "                           'reference/logreg')]\n"
     )
-    install_plugin(tmp_path, put_on_path, "clasher", code)
+    install_plugin("clasher", code)
     with pytest.raises(PluginError) as info:
         load_plugins()
     assert "'genrebench.builtin.reference'" in str(info.value) and "'clasher'" in str(info.value)
@@ -269,3 +264,68 @@ def test_help_shows_whole_sentences(capsys):
     assert main(["--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "1 some experiment failed or a data check found problems; 2 invalid input" in text
+
+
+# --------------------------------------------------------------------------- references
+class Broken:
+    """Experiments and an ensemble whose references do not resolve."""
+
+    @hookimpl
+    def genrebench_register_experiments(self):
+        feature, model = "example/band-energies", "example/nearest-centroid"
+        return [
+            ExperimentSpec("broken/feature", "example/band-energie", model),
+            ExperimentSpec("broken/model", feature, "example/nearest-centriod"),
+            ExperimentSpec("broken/task", feature, model, tasks=("multi-label",)),
+            ExperimentSpec("broken/task-name", feature, model, tasks=("single_label",)),
+            ExperimentSpec("broken/aggregation", feature, model, aggregation="median"),
+            ExperimentSpec("broken/extra", feature, model, extra_aggregations=("votes",)),
+        ]
+
+    @hookimpl
+    def genrebench_register_ensembles(self):
+        return [EnsembleSpec("broken/ensemble", ("example/centroid", "broken/nope"))]
+
+    @hookimpl
+    def genrebench_register_metrics(self):
+        return [MetricSpec("broken/metric", "multilabel", lambda y, p, t: 0.0)]
+
+
+def test_every_cross_reference_is_checked_when_the_registry_is_built():
+    registry = load_plugins(extra=[Broken()])
+    broken = registry.broken["experiments"]
+    assert "Did you mean 'example/band-energies'" in broken["broken/feature"]
+    assert "Did you mean 'example/nearest-centroid'" in broken["broken/model"]
+    assert "does not support" in broken["broken/task"]
+    assert "'single_label'" in broken["broken/task-name"]
+    assert "unknown aggregation 'median'" in broken["broken/aggregation"]
+    assert "unknown aggregation 'votes'" in broken["broken/extra"]
+    assert "unknown experiment 'broken/nope'" in registry.broken["ensembles"]["broken/ensemble"]
+    assert "'multilabel'" in registry.broken["metrics"]["broken/metric"]
+    assert "example/centroid" not in broken and "reference/logreg" not in broken
+    assert registry.broken_reason("experiments", "broken/model").startswith(
+        "experiment 'broken/model' of plugin 'Broken' is broken: unknown model"
+    )
+
+
+TYPO = (
+    "from genrebench import ExperimentSpec, hookimpl\n"
+    "@hookimpl\n"
+    "def genrebench_register_experiments():\n"
+    "    return [ExperimentSpec('typo/centroid', 'example/band-energie',\n"
+    "                           'example/nearest-centroid')]\n"
+)
+
+
+def test_list_reports_a_broken_experiment_and_its_plugin(install_plugin, capsys, monkeypatch):
+    monkeypatch.delenv(ENV_STRICT, raising=False)
+    install_plugin("typo", TYPO)
+    assert main(["list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "typo/centroid" in x)
+    assert " typo " in line and "BROKEN: unknown feature 'example/band-energie'" in line
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    item = next(i for i in listing["experiments"] if i["name"] == "typo/centroid")
+    assert item["plugin"] == "typo" and "Did you mean" in item["broken"]
+    assert main(["--strict-plugins", "list"]) == 2
+    assert "experiment 'typo/centroid' of plugin 'typo' is broken" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 
 from genrebench import ExperimentSpec, ModelSpec, hookimpl
 from genrebench.cli import main
-from genrebench.plugins import load_plugins
+from genrebench.plugins import ENV_STRICT, load_plugins
 from genrebench.runner import Runner, RunOptions, plan
 
 EXAMPLE = ["example/centroid", "--dataset", "example-tones", "--no-progress"]
@@ -320,3 +320,137 @@ def test_experiments_needing_weights_run_only_when_named(monkeypatch, capsys):
     assert main(["run", "test/*", "--dataset", "example-tones"]) == 2
     err = capsys.readouterr().err
     assert "test/needs-weights left out" in err and "nothing to run" in err
+
+
+# --------------------------------------------------------------------------- broken experiments
+TYPO = (
+    "from genrebench import ExperimentSpec, hookimpl\n"
+    "@hookimpl\n"
+    "def genrebench_register_experiments():\n"
+    "    return [ExperimentSpec('typo/centroid', 'example/band-energie',\n"
+    "                           'example/nearest-centroid')]\n"
+)
+
+
+def test_run_leaves_out_a_broken_experiment_with_a_failed_row_and_runs_the_rest(
+    tmp_path, install_plugin, monkeypatch
+):
+    monkeypatch.delenv(ENV_STRICT, raising=False)
+    install_plugin("typo", TYPO)
+    args = ["run", "typo/centroid", *EXAMPLE, "--out", str(tmp_path), "--seeds", "2"]
+    assert main(args) == 1
+    board = pd.read_csv(tmp_path / "leaderboard.csv").set_index("experiment")
+    assert board.loc["typo/centroid", "status"] == "failed"
+    assert board.loc["typo/centroid", "n_failed"] == 2
+    error = board.loc["typo/centroid", "error"]
+    assert "experiment 'typo/centroid' of plugin 'typo' is broken" in error
+    assert "Did you mean 'example/band-energies'" in error
+    assert board.loc["example/centroid", "status"] == "ok"
+    assert board.loc["example/centroid", "n_seeds"] == 2
+
+
+# --------------------------------------------------------------------------- earlier results
+def test_a_failure_never_replaces_a_successful_result_of_another_configuration(tmp_path, capsys):
+    data, out = tmp_path / "data", tmp_path / "out"
+    args = ["run", *EXAMPLE, "--data-root", str(data), "--out", str(out), "--no-cache"]
+    assert main(args) == 0
+    [folder] = run_dirs(out)
+    good = (folder / "metrics.json").read_text()
+    predictions = (folder / "predictions.csv").read_text()
+    for wav in (data / "example-tones").glob("*.wav"):
+        wav.write_bytes(b"")  # every track unreadable: the next job fails inside
+    capsys.readouterr()
+    assert main([*args, "--dataset-option", "per_class=6"]) == 1  # another configuration
+    assert "was kept" in capsys.readouterr().err
+    assert (folder / "metrics.json").read_text() == good
+    assert (folder / "predictions.csv").read_text() == predictions
+    attempt = json.loads((folder / "failed.json").read_text())
+    assert attempt["status"] == "failed" and "no usable training tracks" in attempt["error"]
+    assert attempt["config_hash"] != json.loads(good)["config_hash"]
+
+
+def test_a_new_result_leaves_no_file_of_the_earlier_configuration(tmp_path):
+    args = [*EXAMPLE, "--out", str(tmp_path), "--split", "stratified"]
+    assert main(["run", *args, "--split-ratios", "train=0.5,valid=0.25,test=0.25"]) == 0
+    [folder] = run_dirs(tmp_path)
+    assert (folder / "valid_predictions.csv").exists()
+    assert main(["run", *args, "--split-ratios", "train=0.5,test=0.5"]) == 0
+    assert not (folder / "valid_predictions.csv").exists()
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["n_valid_tracks"] == 0
+    assert len(pd.read_csv(folder / "predictions.csv")) == saved["n_test_tracks"]
+
+
+# --------------------------------------------------------------------------- concurrent writers
+def test_a_job_waits_for_another_process_holding_its_folder(tmp_path, capsys):
+    import threading
+
+    from genrebench import outputs
+
+    registry = load_plugins()
+    options = RunOptions(experiments=["example/centroid"], datasets=["example-tones"], out=tmp_path)
+    [job] = plan(registry, options)[0]
+    runner = Runner(registry, options)
+    folder = runner.job_dir(job)
+    results = []
+    with outputs.job_lock(folder):
+        thread = threading.Thread(target=lambda: results.append(runner.run_job(job)))
+        thread.start()
+        waited = ""
+        for _ in range(600):
+            waited += capsys.readouterr().err
+            if "waiting for another process" in waited:
+                break
+            thread.join(0.1)
+        assert "waiting for another process" in waited
+        assert not (folder / "metrics.json").exists()
+    thread.join()
+    assert results[0]["status"] == "ok" and (folder / "metrics.json").exists()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from genrebench.plugins import load_plugins
+from genrebench.runner import Runner, RunOptions, plan
+
+registry = load_plugins()
+for i in range(int(sys.argv[2])):
+    options = RunOptions(
+        experiments=["example/centroid"], datasets=["example-tones"], out=Path(sys.argv[1]),
+        seeds=2, dataset_options={"per_class": 5 + (i + int(sys.argv[3])) % 2}, cache_dir=None,
+    )
+    jobs, _ = plan(registry, options)
+    runner = Runner(registry, options)
+    for job in jobs:
+        assert runner.run_job(job)["status"] == "ok"
+"""
+
+
+def test_two_processes_writing_the_same_jobs_leave_consistent_files(tmp_path):
+    import subprocess
+    import sys
+
+    # Two writers alternate between two configurations of the same jobs, so each keeps
+    # replacing the other's results; every folder must end whole and consistent.
+    load_plugins().get("datasets", "example-tones").load(None, {"per_class": 6})
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), "6", str(n)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (0, 1)
+    ]
+    for writer in writers:
+        assert writer.wait(timeout=600) == 0, writer.stderr.read()
+    folders = run_dirs(tmp_path)
+    assert len(folders) == 2
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        provenance = json.loads((folder / "provenance.json").read_text())
+        assert metrics["status"] == "ok"
+        assert provenance["config_hash"] == metrics["config_hash"]
+        predictions = pd.read_csv(folder / "predictions.csv")
+        assert len(predictions) == metrics["n_test_tracks"]
+        assert not list(folder.glob("*.tmp"))

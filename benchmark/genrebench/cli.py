@@ -42,12 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         registry = load_plugins()  # logs each plugin that fails to load, once
-        if registry.failed and strict_plugins(args):
-            raise PluginError(
-                f"{len(registry.failed)} plugin(s) failed to load: "
-                + "; ".join(f"{n}: {r}" for n, r in registry.failed.items())
-                + f" (strict plugin loading: --strict-plugins or {ENV_STRICT}=1)"
-            )
+        if strict_plugins(args):
+            refuse_failures(registry)
         return args.handler(registry, args)
     except GenrebenchError as exc:
         print(f"genrebench: error: {exc}", file=sys.stderr)
@@ -59,6 +55,19 @@ def strict_plugins(args: argparse.Namespace) -> bool:
     ``GENREBENCH_STRICT_PLUGINS=1``)."""
     setting = os.environ.get(ENV_STRICT, "").strip().lower()
     return bool(getattr(args, "strict_plugins", False)) or setting not in {"", "0", "false", "no"}
+
+
+def refuse_failures(registry: Registry) -> None:
+    """Under strict plugin loading: a :class:`PluginError` listing every plugin that failed
+    to load and every broken registration, if there is any."""
+    problems = [f"plugin {n!r} failed to load: {r}" for n, r in registry.failed.items()]
+    problems += [
+        registry.broken_reason(kind, name) for kind in KINDS for name in registry.broken[kind]
+    ]
+    if problems:
+        raise PluginError(
+            "; ".join(problems) + f" (strict plugin loading: --strict-plugins or {ENV_STRICT}=1)"
+        )
 
 
 # --------------------------------------------------------------------------- commands
@@ -74,6 +83,7 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
         for item in listing[kind]:
             extra = f" [{item['task']}]" if "task" in item else ""
             extra += f" [{', '.join(item['tasks'])}]" if "tasks" in item else ""
+            extra += f"  BROKEN: {item['broken']}" if "broken" in item else ""
             print(f"  {item['name']:<36} {item['plugin']}{extra}")
             if item.get("requires_weights"):
                 print(f"      needs {item['requires_weights']}")
@@ -100,6 +110,8 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
     if kind == "experiments":
         item.update(feature=spec.feature, model=spec.model, paper=spec.paper)
         item["requires_weights"] = spec.requires_weights
+    if name in registry.broken[kind]:
+        item["broken"] = registry.broken[kind][name]
     return item
 
 

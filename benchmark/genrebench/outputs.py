@@ -16,10 +16,12 @@ and read as UTF-8.  JSON files escape them as ``\\udcNN``, which reads back exac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,51 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+#: Every file a finished job may leave besides ``metrics.json`` and ``provenance.json``;
+#: those a new result does not write again are removed, so none is left from an older
+#: configuration.
+RESULT_FILES = (
+    "predictions.csv",
+    "predictions_calibrated.csv",
+    "valid_predictions.csv",
+    "segment_predictions.csv",
+    "per_class.csv",
+    "confusion_matrix.csv",
+    "reliability.json",
+)
+#: A failed attempt that did not replace an earlier successful result of another
+#: configuration (its result and provenance).
+FAILED_ATTEMPT = "failed.json"
+
+
+@contextlib.contextmanager
+def job_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the job folder (``flock`` on ``folder/.lock``) while a job
+    runs and writes there, so that two processes given the same ``--out`` take turns; the
+    second then finds the job finished and reuses it.  The lock goes with the process, so
+    a killed run never leaves it held."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process running the job in {folder}", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale(folder: Path, written: Sequence[str]) -> None:
+    """Remove the :data:`RESULT_FILES` (and a failed attempt) that are not in ``written``."""
+    for name in (*RESULT_FILES, FAILED_ATTEMPT):
+        if name not in written:
+            (folder / name).unlink(missing_ok=True)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

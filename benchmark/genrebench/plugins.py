@@ -27,6 +27,7 @@ import pluggy
 
 from genrebench import hookspecs
 from genrebench.errors import ConfigError, PluginError, UnknownNameError
+from genrebench.specs import TASKS
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ class Registry:
     tracebacks: dict[str, str] = field(default_factory=dict)
     #: Loaded plugins: name -> distribution version ("builtin" for the core's own).
     versions: dict[str, str] = field(default_factory=dict)
+    #: Registered specs that are unusable, by kind: name -> why (an experiment naming a
+    #: feature that no plugin registered, an unknown task type, ...).  They stay listed;
+    #: a run reports a broken experiment as a failed row and runs the rest.
+    broken: dict[str, dict[str, str]] = field(default_factory=lambda: {k: {} for k in KINDS})
     #: How to load each plugin again in another process: ``("module", dotted name)``,
     #: ``("entry_point", name)``, or absent for plugin objects handed to ``load_plugins``.
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -104,6 +109,13 @@ class Registry:
 
     def plugin_of(self, kind: str, name: str) -> str:
         return self.items[kind][name].plugin
+
+    def broken_reason(self, kind: str, name: str) -> str | None:
+        """Why the spec ``name`` cannot be used, naming its plugin; None when it can."""
+        reason = self.broken[kind].get(name)
+        if reason is None:
+            return None
+        return f"{kind[:-1]} {name!r} of plugin {self.plugin_of(kind, name)!r} is broken: {reason}"
 
 
 def load_plugins(*, autoload: bool | None = None, extra: Iterable[object] = ()) -> Registry:
@@ -140,6 +152,7 @@ def load_plugins(*, autoload: bool | None = None, extra: Iterable[object] = ()) 
         registry.versions[name] = "extra"
     pm.check_pending()
     _collect_specs(registry)
+    check_references(registry)
     return registry
 
 
@@ -238,3 +251,68 @@ def _clash_advice(registry: Registry, first: str, second: str) -> str:
         return f"rename one of them: {fix}"
     leave_out = " or ".join(f"{ENV_ONLY}=-{p}" for p in removable)
     return f"leave one out with {leave_out} (or uninstall it); {fix}"
+
+
+# --------------------------------------------------------------------------- references
+def check_references(registry: Registry) -> None:
+    """Fill ``registry.broken``: every task type must be one of :data:`TASKS`, and every
+    name an experiment or ensemble uses must resolve (feature, model, aggregations,
+    members), with task types that fit.  Checked once, when the registry is built, so
+    ``genrebench list`` shows a broken experiment and a run can leave it out."""
+    from genrebench.aggregation import AGGREGATIONS
+
+    broken = registry.broken
+    for kind, field_name in (("datasets", "task"), ("metrics", "task")):
+        for name, item in registry.items[kind].items():
+            if getattr(item.spec, field_name) not in TASKS:
+                broken[kind][name] = _bad_task(getattr(item.spec, field_name))
+    for name, item in registry.items["models"].items():
+        bad = [t for t in item.spec.tasks if t not in TASKS]
+        if bad or not item.spec.tasks:
+            broken["models"][name] = _bad_task(bad or item.spec.tasks)
+
+    def reference(kind: str, wanted: str) -> str | None:
+        if wanted not in registry.items[kind]:
+            return str(UnknownNameError(kind[:-1], wanted, registry.items[kind]))
+        if wanted in broken[kind]:
+            return f"its {kind[:-1]} {wanted!r} is broken: {broken[kind][wanted]}"
+        return None
+
+    for name, item in registry.items["experiments"].items():
+        exp = item.spec
+        problems = [reference("features", exp.feature), reference("models", exp.model)]
+        bad = [t for t in exp.tasks if t not in TASKS]
+        if bad or not exp.tasks:
+            problems.append(_bad_task(bad or exp.tasks))
+        elif exp.model in registry.items["models"] and exp.model not in broken["models"]:
+            model_tasks = registry.items["models"][exp.model].spec.tasks
+            missing = [t for t in exp.tasks if t not in model_tasks]
+            if missing:
+                problems.append(
+                    f"it runs on {'/'.join(missing)} data, which its model {exp.model!r} "
+                    f"does not support (it supports {'/'.join(model_tasks)})"
+                )
+        for rule in (exp.aggregation, *exp.extra_aggregations):
+            if rule not in AGGREGATIONS:
+                problems.append(str(UnknownNameError("aggregation", rule, AGGREGATIONS)))
+        problems = [p for p in problems if p]
+        if problems:
+            broken["experiments"][name] = "; ".join(problems)
+    for name, item in registry.items["ensembles"].items():
+        ensemble = item.spec
+        problems = [reference("experiments", m) for m in ensemble.members]
+        bad = [t for t in ensemble.tasks if t not in TASKS]
+        if bad or not ensemble.tasks:
+            problems.append(_bad_task(bad or ensemble.tasks))
+        if isinstance(ensemble.rule, str) and ensemble.rule not in ("mean", "vote"):
+            problems.append(f"unknown rule {ensemble.rule!r}; expected mean, vote or a function")
+        problems = [p for p in problems if p]
+        if problems:
+            broken["ensembles"][name] = "; ".join(problems)
+    for kind, names in broken.items():
+        for name in names:
+            log.debug("%s", registry.broken_reason(kind, name))
+
+
+def _bad_task(value: Any) -> str:
+    return f"task type {value!r} is not one of {', '.join(TASKS)}"

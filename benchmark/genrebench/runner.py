@@ -32,7 +32,7 @@ from genrebench.dataset import Dataset
 from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
-from genrebench.specs import PROFILES, ExperimentSpec, SplitRequest
+from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,18 @@ def select_experiments(registry: Registry, patterns: Sequence[str]) -> list[Expe
 
 
 def planned_datasets(registry: Registry, options: RunOptions) -> list[Any]:
-    """The data sets a run uses: those named with ``--dataset``, else every embedded one."""
+    """The data sets a run uses: those named with ``--dataset`` (a broken one is an error),
+    else every embedded one that is not broken."""
     if options.datasets:
+        for name in options.datasets:
+            if registry.get("datasets", name) and registry.broken["datasets"].get(name):
+                raise ConfigError(registry.broken_reason("datasets", name))
         return [registry.get("datasets", name) for name in options.datasets]
-    return [d for d in registry.specs("datasets") if d.embedded]
+    return [
+        d
+        for d in registry.specs("datasets")
+        if d.embedded and not registry.broken["datasets"].get(d.name)
+    ]
 
 
 def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]:
@@ -134,8 +142,13 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
         if exp not in profiled:
             notes.append(f"{exp.name} skipped: it has no profile {options.profile!r}")
             continue
+        # A broken experiment's task types may be wrong too: it gets its failed row on
+        # every data set of a valid task type it names, or on every data set.
+        tasks = exp.tasks
+        if registry.broken["experiments"].get(exp.name):
+            tasks = [t for t in exp.tasks if t in TASKS] or TASKS
         for ds in datasets:
-            if ds.task not in exp.tasks:
+            if ds.task not in tasks:
                 notes.append(
                     f"{exp.name} skipped on {ds.name}: it supports {'/'.join(exp.tasks)}, "
                     f"the data set is {ds.task}"
@@ -227,7 +240,16 @@ class Runner:
         }
 
     def run_job(self, job: Job) -> dict[str, Any]:
+        """Run one job (or reuse its finished result) under the job folder's lock, so two
+        processes writing the same ``--out`` take turns."""
         folder = self.job_dir(job)
+        with outputs.job_lock(folder):
+            broken = self.registry.broken_reason("experiments", job.experiment.name)
+            if broken is not None:
+                return self._record_broken(job, folder, broken)
+            return self._run_job(job, folder)
+
+    def _run_job(self, job: Job, folder: Path) -> dict[str, Any]:
         config = self.job_config(job)
         digest = config_hash(config)
         finished = outputs.read_json(folder / "metrics.json")
@@ -238,17 +260,9 @@ class Runner:
             )
             self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
             return {**finished, "reused": True}
-        folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         provenance: dict[str, Any] = {"config": jsonable(config), "config_hash": digest}
-        base = {
-            "experiment": job.experiment.name,
-            "dataset": job.dataset,
-            "profile": self.options.profile,
-            "seed": job.seed,
-            "config_hash": digest,
-            "genrebench_version": __version__,
-        }
+        base = self._result_base(job, digest)
         try:
             result = self._evaluate(job, folder, provenance)
             result = {**base, "status": "ok", **result}
@@ -267,8 +281,54 @@ class Runner:
         provenance["environment"] = environment()
         provenance["plugins"] = self._plugin_versions(job)
         result.setdefault("cost", {})["total_seconds"] = provenance["wall_seconds"]
-        outputs.write_json(folder / "provenance.json", provenance)
-        outputs.write_json(folder / "metrics.json", result)  # last: marks the job finished
+        return self._save(folder, result, provenance)
+
+    def _record_broken(self, job: Job, folder: Path, reason: str) -> dict[str, Any]:
+        """The failed row of an experiment whose references do not resolve: nothing runs."""
+        config = {
+            "experiment": job.experiment,
+            "dataset": job.dataset,
+            "profile": self.options.profile,
+            "seed": job.seed,
+        }
+        digest = config_hash(config)
+        result = {**self._result_base(job, digest), "status": "failed", "error": reason}
+        result["cost"] = {"total_seconds": 0.0}
+        return self._save(folder, result, {"config": jsonable(config), "config_hash": digest})
+
+    def _result_base(self, job: Job, digest: str) -> dict[str, Any]:
+        return {
+            "experiment": job.experiment.name,
+            "dataset": job.dataset,
+            "profile": self.options.profile,
+            "seed": job.seed,
+            "config_hash": digest,
+            "genrebench_version": __version__,
+        }
+
+    def _save(self, folder: Path, result: dict[str, Any], provenance: dict[str, Any]):
+        """Write ``provenance.json`` and then ``metrics.json``, which marks the job finished
+        -- except that a failure never replaces an earlier successful result of another
+        configuration: it goes to ``failed.json`` beside it, and the run says so."""
+        earlier = outputs.read_json(folder / "metrics.json")
+        if (
+            result["status"] != "ok"
+            and earlier
+            and earlier.get("status") == "ok"
+            and earlier.get("config_hash") != result["config_hash"]
+        ):
+            attempt = {**result, "provenance": provenance}
+            outputs.write_json(folder / outputs.FAILED_ATTEMPT, attempt)
+            self.notes.add(
+                f"{result['experiment']} on {result['dataset']} seed {result['seed']} failed; "
+                f"the successful result of an earlier configuration in {folder} was kept "
+                f"(this attempt: {folder / outputs.FAILED_ATTEMPT})"
+            )
+        else:
+            if result["status"] != "ok":
+                outputs.remove_stale(folder, written=())
+            outputs.write_json(folder / "provenance.json", provenance)
+            outputs.write_json(folder / "metrics.json", result)  # last: marks the job finished
         self.registry.pm.hook.genrebench_run_finished(result=result)
         return result
 
@@ -310,7 +370,11 @@ class Runner:
         calibrated = stages.calibrate(ctx, predictions)
         metrics = stages.score(ctx, predictions)
         metrics |= stages.score_calibrated(ctx, predictions, calibrated)
-        save_job_files(folder, predictions, calibrated)
+        # A new result replaces the folder's earlier one: unmark it as finished first, so
+        # an interruption while the files below are written leaves a job to redo, not a
+        # mix of two configurations.
+        (folder / "metrics.json").unlink(missing_ok=True)
+        outputs.remove_stale(folder, save_job_files(folder, predictions, calibrated))
         summary = _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
         return summary | {"calibration": calibrated.report()}
 
@@ -369,20 +433,26 @@ def calibrators(registry: Registry) -> dict[str, Any]:
 
 def save_job_files(
     folder: Path, predictions: stages.Predictions, calibrated: calibration.Calibrated
-) -> None:
+) -> list[str]:
     """The job's per-track predictions (test, validation, calibrated test, test segments)
-    and its per-class report, in the formats of :mod:`genrebench.outputs`."""
+    and its per-class report, in the formats of :mod:`genrebench.outputs`; the names of
+    the files written."""
     p = predictions
+    written = ["predictions.csv", "per_class.csv", "confusion_matrix.csv"]
     outputs.save_predictions(
         folder / "predictions.csv", p.test_ids, p.y_test, p.test_probs, p.classes, p.task
     )
-    calibrated_file = folder / "predictions_calibrated.csv"
     if calibrated.ok:
+        written.append("predictions_calibrated.csv")
         outputs.save_predictions(
-            calibrated_file, p.test_ids, p.y_test, calibrated.test_probs, p.classes, p.task
+            folder / "predictions_calibrated.csv",
+            p.test_ids,
+            p.y_test,
+            calibrated.test_probs,
+            p.classes,
+            p.task,
         )
-    else:  # a file left by an earlier run of the same job must not pass for this one's
-        calibrated_file.unlink(missing_ok=True)
+    written.append("reliability.json")
     outputs.write_json(
         folder / "reliability.json",
         reliability.report(
@@ -390,6 +460,7 @@ def save_job_files(
         ),
     )
     if p.valid_probs is not None:
+        written.append("valid_predictions.csv")
         outputs.save_predictions(
             folder / "valid_predictions.csv",
             p.valid_ids,
@@ -399,6 +470,7 @@ def save_job_files(
             p.task,
         )
     if len(p.owner_test) > len(p.test_ids):
+        written.append("segment_predictions.csv")
         outputs.save_predictions(
             folder / "segment_predictions.csv",
             [p.test_ids[i] for i in p.owner_test],
@@ -408,6 +480,7 @@ def save_job_files(
             p.task,
         )
     outputs.save_class_report(folder, p.y_test, p.test_probs, p.classes, p.task, p.threshold)
+    return written
 
 
 def _summary(ctx, inputs, trained, predictions, metrics, feature_seconds) -> dict[str, Any]:
