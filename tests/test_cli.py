@@ -60,7 +60,7 @@ def test_invalid_option_values_exit_2(args, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_bad_split_ratios_are_explained(capsys, tmp_path):
+def test_bad_split_ratios_are_explained_before_any_work(capsys, tmp_path):
     args = [
         "run",
         "example/centroid",
@@ -73,8 +73,70 @@ def test_bad_split_ratios_are_explained(capsys, tmp_path):
         "--out",
         str(tmp_path),
     ]
-    assert main(args) == 1  # the job fails with the reason; the run itself completes
-    assert "sum to 1" in json.dumps([p.read_text() for p in tmp_path.rglob("metrics.json")])
+    assert main(args) == 2
+    assert "sum to 1" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--split-ratios", "train=0.9,test=0.5"], "sum to 1"),
+        (["--split-ratios", "train=1.0"], "train and test above 0"),
+        (["--split-ratios", "train=0.5,tset=0.5"], "must name parts among"),
+        (["--split", "official", "--split-ratios", "train=0.5,test=0.5"], "--split stratified"),
+        # Valid ratios that leave one part empty on this data set (6 tracks per class).
+        (["--split", "stratified", "--split-ratios", "train=0.99,test=0.01"], "0 test tracks"),
+    ],
+)
+def test_options_are_checked_before_any_work_and_leave_earlier_results(
+    options, message, capsys, tmp_path
+):
+    base = ["run", "example/centroid", "--dataset", "example-tones", "--out", str(tmp_path)]
+    assert main([*base, "--no-progress"]) == 0
+    [metrics] = tmp_path.rglob("metrics.json")
+    before = metrics.read_text()
+    capsys.readouterr()
+    assert main([*base, *options]) == 2
+    assert message in capsys.readouterr().err
+    assert metrics.read_text() == before
+
+
+def folder_dataset(root, counts):
+    """A ``folder`` data set: ``counts[label]`` short tone files per label."""
+    import numpy as np
+
+    from genrebench.audio import write_audio
+
+    for n, (label, count) in enumerate(counts.items()):
+        (root / label).mkdir(parents=True)
+        for i in range(count):
+            t = np.arange(4000) / 8000
+            tone = 0.3 * np.sin(2 * np.pi * (220 * (n + 1) + 10 * i) * t)
+            write_audio(root / label / f"{i}.wav", tone, 8000)
+    return root
+
+
+def test_a_data_set_with_a_single_class_is_refused_before_any_extraction(capsys, tmp_path):
+    data = folder_dataset(tmp_path / "data", {"rock": 4})
+    cache = tmp_path / "cache"
+    args = ["run", "example/centroid", "--dataset", "folder", "--data-root", str(data)]
+    assert main([*args, "--cache-dir", str(cache), "--out", str(tmp_path / "out")]) == 2
+    assert "has 1 class(es) (rock): classification needs at least two" in capsys.readouterr().err
+    assert not cache.exists() or not any(cache.rglob("*.npy"))
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_a_class_with_fewer_tracks_than_split_parts_gets_a_note(capsys, tmp_path):
+    data = folder_dataset(tmp_path / "data", {"rock": 8, "pop": 8, "jazz": 2})
+    args = ["run", "example/centroid", "--dataset", "folder", "--data-root", str(data)]
+    args += ["--split-ratios", "train=0.5,valid=0.25,test=0.25", "--out", str(tmp_path / "o")]
+    assert main([*args, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    note = next(line for line in err.splitlines() if "fewer tracks than" in line)
+    assert "'jazz' (2)" in note and "'rock'" not in note and "3 parts" in note
+    assert main([*args, "--no-progress"]) == 0  # reused, and still said
+    assert "'jazz' (2)" in capsys.readouterr().err
 
 
 def test_task_mismatch_between_named_experiment_and_dataset_exits_2(capsys):

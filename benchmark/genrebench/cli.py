@@ -206,12 +206,18 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _ratios(text: str) -> dict[str, float]:
+    from genrebench.dataset import check_ratios
+
     try:
         ratios = {k: float(v) for k, v in (_key_value(p) for p in text.split(","))}
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected ratios like train=0.75,test=0.25, got {text!r}"
         ) from None
+    try:
+        check_ratios(ratios)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return ratios
 
 

@@ -141,7 +141,37 @@ class Dataset:
                 f"split {scheme_name!r} of data set {self.name!r} leaves "
                 f"{len(split.train)} training and {len(split.test)} test tracks; both must be > 0"
             )
+        split.note = "; ".join(n for n in (note, small_classes_note(self, split)) if n)
         return split
+
+
+def check_ratios(ratios: Mapping[str, float]) -> None:
+    """A :class:`ConfigError` unless ``ratios`` name parts among train/valid/test with
+    shares >= 0 that sum to 1, train and test above 0."""
+    unknown = set(ratios) - set(SPLIT_PARTS)
+    if unknown or not ratios:
+        raise ConfigError(f"split ratios must name parts among {SPLIT_PARTS}, got {dict(ratios)}")
+    if any(v < 0 for v in ratios.values()) or abs(sum(ratios.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"split ratios must be >= 0 and sum to 1, got {dict(ratios)}")
+    if ratios.get("train", 0) <= 0 or ratios.get("test", 0) <= 0:
+        raise ConfigError(f"split ratios need train and test above 0, got {dict(ratios)}")
+
+
+def small_classes_note(dataset: Dataset, split: Split) -> str:
+    """A note naming the classes with fewer tracks than the split has parts: such a class
+    is missing from some part (``f1_macro`` scores a class absent from the test part 0)."""
+    parts = [p for p in SPLIT_PARTS if split.part(p)]
+    used = {t for p in parts for t in split.part(p)}
+    counts = Counter(label for t in used for label in dataset.track(t).labels)
+    small = [f"{c!r} ({counts[c]})" for c in dataset.classes if counts[c] < len(parts)]
+    if not small:
+        return ""
+    return (
+        f"data set {dataset.name!r}: {len(small)} class(es) have fewer tracks than the "
+        f"{len(parts)} parts of split {split.scheme!r} and are missing from some part: "
+        + ", ".join(small)
+        + " (f1_macro scores a class absent from the test part as 0)"
+    )
 
 
 def stratified_split(
@@ -154,11 +184,7 @@ def stratified_split(
     rounding).  Multi-label tracks: iterative stratification (Sechidis, Tsoumakas and
     Vlahavas 2011), which serves the rarest label first, so every tag keeps its share.
     """
-    unknown = set(ratios) - set(SPLIT_PARTS)
-    if unknown or not ratios:
-        raise ConfigError(f"split ratios must name parts among {SPLIT_PARTS}, got {dict(ratios)}")
-    if any(v < 0 for v in ratios.values()) or abs(sum(ratios.values()) - 1.0) > 1e-6:
-        raise ConfigError(f"split ratios must be >= 0 and sum to 1, got {dict(ratios)}")
+    check_ratios(ratios)
     rng = np.random.default_rng(seed)
     ordered = sorted(tracks, key=lambda t: t.track_id)
     parts: dict[str, list[str]] = {p: [] for p in SPLIT_PARTS}
