@@ -1,20 +1,19 @@
-"""Feature extraction for a list of tracks: cache first, then decode and extract, in
-worker processes when ``jobs > 1``.  A track that cannot be decoded or featurised is
-returned as a :class:`Problem`; the others go on."""
+"""Feature extraction for a list of tracks: cache first, then decode and extract (in the
+worker processes of a :class:`genrebench.workers.ExtractionPool` when one is given).  A
+track that cannot be decoded or featurised is returned as a :class:`Problem`; the others
+go on."""
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,16 +23,10 @@ from genrebench.dataset import Problem, Track
 from genrebench.errors import AudioError
 from genrebench.specs import FeatureSpec
 
+if TYPE_CHECKING:  # pragma: no cover
+    from genrebench.workers import ExtractionPool
+
 log = logging.getLogger(__name__)
-
-# Each worker computes with one thread, so that N workers use N cores.
-_SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-}
-
 
 #: Tracks decoded together (then computed in one batch) by features that batch.
 DECODE_CHUNK = 8
@@ -158,39 +151,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _init_worker() -> None:
-    # numpy is already imported here (this module imports it), so besides the environment
-    # for libraries imported later, cap the pools already loaded.
-    os.environ.update(_SINGLE_THREAD_ENV)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def _worker(feature_name: str, track: Track) -> tuple[str, np.ndarray | None, str | None]:
-    # Features are looked up by name in the worker's own plugin registry, so plugin
-    # functions need not be picklable.
-    from genrebench.plugins import load_plugins
-
-    global _worker_registry
-    if "_worker_registry" not in globals():
-        _worker_registry = load_plugins()
-    spec = _worker_registry.get("features", feature_name)
-    return _compute_one(spec, track)
-
-
 def extract_all(
     spec: FeatureSpec,
     tracks: Sequence[Track],
     cache: FeatureCache,
     *,
-    jobs: int = 1,
+    pool: ExtractionPool | None = None,
     progress: bool = False,
     in_memory: bool = True,
 ) -> Extracted:
-    """Arrays for ``tracks`` (cached ones loaded, the rest computed and cached).
+    """Arrays for ``tracks`` (cached ones loaded, the rest computed -- by ``pool``'s
+    workers when given, else in this process -- and cached).
 
     With ``in_memory=False`` every array that is in the cache comes back as a
     :class:`~genrebench.lazy.CachedArray` handle instead, read again only when used, so
@@ -215,27 +186,27 @@ def extract_all(
             hits[track.track_id] = (track, key)
         else:
             todo.append((track, key))
-    _compute(spec, todo, cache, result, jobs, progress, in_memory)
+    _compute(spec, todo, cache, result, pool, progress, in_memory)
     # A hit whose shape disagrees with the others is a stale or wrong entry: redo it.
     redo = _misshapen(spec, result.arrays, hits, cache)
-    _compute(spec, redo, cache, result, jobs, progress, in_memory)
+    _compute(spec, redo, cache, result, pool, progress, in_memory)
     result.cache_hits = len(hits)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _compute(spec, todo, cache, result: Extracted, jobs, progress, in_memory) -> None:
-    """Compute ``todo`` (``[(track, cache key or None)]``) into ``result`` and the cache."""
+def _compute(spec, todo, cache, result: Extracted, pool, progress, in_memory) -> None:
+    """Compute ``todo`` (``[(track, cache key or None)]``) into ``result`` and the cache,
+    by ``pool``'s workers when given, else in this process."""
     if not todo:
         return
     bar = _progress(len(todo), spec.name, progress)
-    if jobs > 1 and len(todo) > 1:
-        outcomes = _parallel(spec, [t for t, _ in todo], jobs, bar)
-    else:
-        outcomes = _serial(spec, [t for t, _ in todo], bar)
+    wanted = [t for t, _ in todo]
+    outcomes = pool.extract(spec, wanted) if pool is not None else compute_many(spec, wanted)
     keys = {t.track_id: k for t, k in todo}
     paths = {t.track_id: str(t.path) for t, _ in todo}
     for track_id, array, error in outcomes:
+        bar.update()
         if error is not None:
             result.problems.append(Problem(track_id, paths[track_id], error))
             log.warning("skipped track %s: %s", track_id, error)
@@ -278,21 +249,6 @@ def _misshapen(spec, arrays, hits, cache) -> list[tuple[Track, str]]:
             del arrays[track_id], hits[track_id]
             redo.append((track, key))
     return redo
-
-
-def _serial(spec, tracks, bar):
-    for outcome in compute_many(spec, tracks):
-        yield outcome
-        bar.update()
-
-
-def _parallel(spec, tracks, jobs, bar):
-    ctx = get_context("forkserver" if sys.platform != "win32" else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = [pool.submit(_worker, spec.name, track) for track in tracks]
-        for future in futures:
-            yield future.result()
-            bar.update()
 
 
 def _progress(total: int, name: str, enabled: bool):

@@ -33,6 +33,7 @@ from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
+from genrebench.workers import ExtractionPool
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +176,33 @@ class Runner:
         from genrebench.training import resolve_device
 
         self.device = resolve_device(options.device)
+        #: One set of extraction workers for every job of the run (started on first need).
+        self.pool = ExtractionPool(options.jobs, registry)
 
     def load_datasets(self, jobs: Sequence[Job]) -> None:
-        """Load every data set the jobs need, before any training: a missing or malformed
-        data root stops the run at once (``DataRootError``) instead of failing each job."""
+        """Load every data set the jobs need and check what the options ask of them, before
+        any work: a missing or malformed data root (``DataRootError``), a data set with a
+        single class, or a ``--split``/``--split-ratios`` that cannot split it
+        (``ConfigError``) stops the run at once instead of failing each job."""
+        options = self.options
+        if options.split_ratios and options.split not in (None, "stratified"):
+            raise ConfigError(
+                f"--split-ratios applies to --split stratified, not to --split {options.split}"
+            )
+        checked = set()
         for job in jobs:
-            self.dataset(job)
+            dataset = self.dataset(job)
+            present = sorted({label for t in dataset.tracks for label in t.labels})
+            if len(present) < 2:
+                raise ConfigError(
+                    f"data set {dataset.name!r} has {len(present)} class(es) "
+                    f"({', '.join(present) or 'none'}): classification needs at least two"
+                )
+            request = self.split_request(job.experiment)
+            key = (id(dataset), request.scheme, json.dumps(request.ratios, sort_keys=True))
+            if (options.split or options.split_ratios) and key not in checked:
+                checked.add(key)
+                dataset.split(request, seed=options.split_seed)  # raises ConfigError
 
     def run(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         """Run ``jobs`` on the executor the options name (see :mod:`genrebench.executors`),
@@ -192,6 +214,7 @@ class Runner:
             return self._report(jobs, executor.run(self, jobs))
         finally:
             executor.close()
+            self.pool.close()
 
     def _report(self, jobs: Sequence[Job], outcomes) -> list[dict[str, Any]]:
         results = []
@@ -259,6 +282,7 @@ class Runner:
                 {p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])}
             )
             self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
+            self.notes.update(n for n in [earlier.get("split", {}).get("note")] if n)
             return {**finished, "reused": True}
         started = time.perf_counter()
         provenance: dict[str, Any] = {"config": jsonable(config), "config_hash": digest}
@@ -350,7 +374,7 @@ class Runner:
             budget=dict(exp.profiles.get(self.options.profile, {})),
             device=self.device,
             cache=self.cache,
-            jobs=self.options.jobs,
+            pool=self.pool,
             progress=self.options.progress,
             calibration=self.calibrator_name(exp),
             calibrators=calibrators(self.registry),

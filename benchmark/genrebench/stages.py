@@ -47,6 +47,7 @@ from genrebench.specs import (
     ModelSpec,
     SplitRequest,
 )
+from genrebench.workers import ExtractionPool
 
 
 @dataclass
@@ -64,7 +65,8 @@ class JobContext:
     budget: Mapping[str, Any]
     device: str
     cache: FeatureCache
-    jobs: int = 1
+    #: The run's feature-extraction workers (None: extract in this process).
+    pool: ExtractionPool | None = None
     progress: bool = False
     #: The calibrator to fit (a name: registered, ``temperature=<T>`` or ``none``) and the
     #: registered calibrators it is looked up in.
@@ -153,7 +155,7 @@ def extract_features(ctx: JobContext, split: Split) -> Extracted:
         ctx.feature,
         wanted,
         ctx.cache,
-        jobs=ctx.jobs,
+        pool=ctx.pool,
         progress=ctx.progress,
         in_memory=not streams(ctx),
     )

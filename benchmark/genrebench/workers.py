@@ -1,0 +1,314 @@
+"""Feature extraction in worker processes: one pool for a whole run.
+
+``genrebench run --jobs N`` starts N worker processes once (on first need) and gives them
+tracks in chunks, job after job.  Each worker computes with one thread, so N workers use N
+cores, and imports only the plugin that registered the feature it is asked for.  Extraction
+always happens in a worker, even with ``--jobs 1``, so that native code crashing on a track
+(a segfault in a decoder or in numba-compiled code) costs that track, not the run: the
+worker is replaced, its chunk is retried one track at a time, and the track that kills a
+worker again is reported by name -- with the feature and the signal -- as a skipped track,
+while the other workers go on.  Workers end with the process that started them, even when
+it is killed outright (``SIGKILL``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing import connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genrebench.dataset import Track
+from genrebench.features import DECODE_CHUNK, Outcome, compute_many
+from genrebench.specs import FeatureSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genrebench.plugins import Registry
+
+log = logging.getLogger(__name__)
+
+# Each worker computes with one thread, so that N workers use N cores.
+_SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+_PATH_VARIABLE = "GENREBENCH_WORKER_SYS_PATH"
+#: How often a worker checks that the process that started it is still alive.
+_PARENT_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    """How a worker finds a feature: by name in the one plugin that registered it
+    (``source``, from ``Registry.sources``), or, for a spec no installed plugin provides,
+    the pickled spec itself."""
+
+    name: str
+    source: tuple[str, str] | None = None
+    pickled: bytes | None = None
+
+
+class ExtractionPool:
+    """``workers`` extraction processes, started on first use and kept until :meth:`close`
+    (or until the pool is garbage-collected, or the process exits)."""
+
+    def __init__(self, workers: int, registry: Registry | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"an extraction pool needs at least one worker, got {workers}")
+        self.size = workers
+        self.registry = registry
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+        self._finalizer = weakref.finalize(self, _stop_all, self._all)
+
+    # ------------------------------------------------------------------ public
+    def extract(self, spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
+        """``(track_id, array, None)`` or ``(track_id, None, error)`` for every track, in
+        the order they finish."""
+        ref = self.reference(spec)
+        if ref is None:
+            # A feature that can reach no other process (a plugin object defined in code
+            # that does not pickle) is computed here, without crash isolation.
+            log.debug("feature %r cannot be sent to a worker; computing it in-process", spec.name)
+            yield from compute_many(spec, tracks)
+            return
+        yield from self._run(ref, tracks)
+
+    def reference(self, spec: FeatureSpec) -> FeatureRef | None:
+        """A :class:`FeatureRef` for ``spec``, or None when no worker can obtain it."""
+        registry = self.registry
+        if registry is not None:
+            item = registry.items["features"].get(spec.name)
+            if item is not None and item.spec is spec:
+                source = registry.sources.get(item.plugin)
+                if source is not None:
+                    return FeatureRef(spec.name, source=source)
+        try:
+            return FeatureRef(spec.name, pickled=pickle.dumps(spec))
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        """Stop the workers (they would also stop with this process)."""
+        self._finalizer()
+        self._idle.clear()
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ scheduling
+    def _run(self, ref: FeatureRef, tracks: Sequence[Track]) -> Iterator[Outcome]:
+        size = max(1, min(DECODE_CHUNK, math.ceil(len(tracks) / (2 * self.size))))
+        pending = deque(list(tracks[i : i + size]) for i in range(0, len(tracks), size))
+        busy: dict[_Worker, list[Track]] = {}
+        try:
+            while pending or busy:
+                while pending and len(busy) < self.size:
+                    worker, chunk = self._take_worker(), pending.popleft()
+                    busy[worker] = chunk
+                    with contextlib.suppress(OSError):  # if it died, poll() reports it
+                        worker.send((ref, chunk))
+                connection.wait([w.conn for w in busy])
+                for worker in list(busy):
+                    outcomes = worker.poll()
+                    if outcomes is _NOT_YET:
+                        continue
+                    chunk = busy.pop(worker)
+                    if outcomes is not _CRASHED:
+                        self._idle.append(worker)
+                        yield from outcomes
+                        continue
+                    self._retire(worker)
+                    if len(chunk) > 1:
+                        # Retry one track at a time, first, to find the one that crashes.
+                        pending.extendleft([t] for t in reversed(chunk))
+                    else:
+                        yield chunk[0].track_id, None, _crash_reason(ref, worker)
+        finally:
+            for worker in busy:  # abandoned mid-chunk (the caller stopped): not reusable
+                self._retire(worker)
+
+    def _take_worker(self) -> _Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.is_alive():
+                return worker
+            self._retire(worker)
+        worker = _Worker.start()
+        self._all.append(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.stop()
+        if worker in self._all:
+            self._all.remove(worker)
+
+
+def _crash_reason(ref: FeatureRef, worker: _Worker) -> str:
+    code = worker.exitcode
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit code {code}"
+    return (
+        f"extracting feature {ref.name!r} from this track crashed the worker process "
+        f"({how}); the track was skipped"
+    )
+
+
+_NOT_YET = object()
+_CRASHED = object()
+
+
+class _Worker:
+    """One worker process (``python -m genrebench.workers``) and the parent's end of the
+    socket it is served through.  A fresh interpreter rather than a fork: it imports
+    neither this process's plugins nor its ``__main__``, and starts with one thread
+    configured from the environment on."""
+
+    def __init__(self, process: subprocess.Popen, conn: connection.Connection) -> None:
+        self.process = process
+        self.conn = conn
+
+    @classmethod
+    def start(cls) -> _Worker:
+        parent_end, child_end = socket.socketpair()
+        env = {**os.environ, **_SINGLE_THREAD_ENV}
+        # The worker imports genrebench from where this process did, then takes this
+        # process's import path (plugins in a folder added at run time are found too).
+        here = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+        env[_PATH_VARIABLE] = json.dumps(sys.path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "genrebench.workers", str(child_end.fileno()), str(os.getpid())],
+            pass_fds=(child_end.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        child_end.close()
+        return cls(process, connection.Connection(parent_end.detach()))
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.poll()
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: Any) -> None:
+        self.conn.send(message)
+
+    def poll(self) -> Any:
+        """The worker's outcomes when it has answered, ``_CRASHED`` when it died (its end
+        of the socket closed) without answering, ``_NOT_YET`` otherwise."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            self.process.wait()
+            return _CRASHED
+        return _NOT_YET
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for worker in list(workers):
+        worker.stop()
+    workers.clear()
+
+
+# --------------------------------------------------------------------------- in the worker
+def serve(fd: int, parent: int) -> None:
+    """A worker's loop: receive ``(FeatureRef, tracks)`` on socket ``fd``, answer with
+    their outcomes, until the parent closes the socket or dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent(parent)
+    sys.path[:] = json.loads(os.environ.pop(_PATH_VARIABLE, "null")) or sys.path
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    conn = connection.Connection(fd)
+    specs: dict[FeatureRef, FeatureSpec] = {}
+    while True:
+        try:
+            ref, tracks = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if ref not in specs:
+                specs[ref] = _load_spec(ref)
+            outcomes = list(compute_many(specs[ref], tracks))
+        except Exception as exc:
+            reason = f"feature {ref.name!r} could not be loaded in a worker process: {exc!r}"
+            outcomes = [(t.track_id, None, reason) for t in tracks]
+        conn.send(outcomes)
+
+
+def _load_spec(ref: FeatureRef) -> FeatureSpec:
+    if ref.pickled is not None:
+        return pickle.loads(ref.pickled)
+    from genrebench.plugins import load_single_plugin
+
+    return load_single_plugin(ref.source).get("features", ref.name)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the run's process ends, however it ends: the kernel's
+    parent-death signal where there is one (Linux), and a watcher thread everywhere."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    direct_parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_CHECK_SECONDS)
+            if os.getppid() != direct_parent or not _alive(parent):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="genrebench-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+if __name__ == "__main__":  # python -m genrebench.workers FD PARENT_PID
+    serve(int(sys.argv[1]), int(sys.argv[2]))
