@@ -3,6 +3,9 @@ In the ordinary test run they execute once as smoke tests (``--benchmark-disable
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +15,7 @@ from genrebench.builtin.reference import mfcc_statistics
 from genrebench.cache import FeatureCache
 from genrebench.features import extract_all
 from genrebench.segments import cut
+from genrebench.workers import ExtractionPool
 
 SR = 22050
 
@@ -70,3 +74,27 @@ def test_all_single_label_metrics(benchmark, registry):
     assert by_name["accuracy"] == pytest.approx(metrics.accuracy(y, probs))
     assert by_name["accuracy"] == pytest.approx(0.1, abs=0.02)
     assert by_name["ece"] == pytest.approx(metrics.ece(y, probs))
+
+
+GTZAN_MINI = Path(os.environ.get("GENREBENCH_SHARED_DATA", "/nonexistent")) / "gtzan-mini"
+
+
+@pytest.mark.skipif(not GTZAN_MINI.is_dir(), reason="GENREBENCH_SHARED_DATA/gtzan-mini not set")
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.benchmark(group="extraction workers: gtzan-mini, logmel-80, cold cache")
+def test_extraction_workers(benchmark, registry, workers):
+    """A fresh pool of 1 or 2 workers extracting the real GTZAN subset with no cache (the
+    ratio of the two is what ``--jobs 2`` gains; tests/bench/extraction_workers.py measures
+    it interleaved).  As a smoke test (benchmarks disabled) it extracts 8 tracks."""
+    if "schindler2016/logmel-80" not in registry.names("features"):
+        pytest.skip("the schindler2016 plugin is not installed")
+    spec = registry.get("features", "schindler2016/logmel-80")
+    tracks = registry.get("datasets", "gtzan").load(GTZAN_MINI, {}).tracks
+    tracks = tracks[:8] if benchmark.disabled else tracks
+
+    def extract():
+        with ExtractionPool(workers, registry) as pool:
+            return extract_all(spec, tracks, FeatureCache(None), pool=pool)
+
+    result = benchmark.pedantic(extract, rounds=3, iterations=1)
+    assert len(result.arrays) == len(tracks) and not result.problems
