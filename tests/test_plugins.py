@@ -280,6 +280,9 @@ class Broken:
             ExperimentSpec("broken/task-name", feature, model, tasks=("single_label",)),
             ExperimentSpec("broken/aggregation", feature, model, aggregation="median"),
             ExperimentSpec("broken/extra", feature, model, extra_aggregations=("votes",)),
+            ExperimentSpec("broken/calibrator", feature, model, calibration="platt"),
+            ExperimentSpec("broken/temperature", feature, model, calibration="temperature=hot"),
+            ExperimentSpec("fine/temperature", feature, model, calibration="temperature=1.5"),
         ]
 
     @hookimpl
@@ -300,6 +303,9 @@ def test_every_cross_reference_is_checked_when_the_registry_is_built():
     assert "'single_label'" in broken["broken/task-name"]
     assert "unknown aggregation 'median'" in broken["broken/aggregation"]
     assert "unknown aggregation 'votes'" in broken["broken/extra"]
+    assert "unknown calibrator 'platt'" in broken["broken/calibrator"]
+    assert "temperature=<T> needs a positive number" in broken["broken/temperature"]
+    assert "fine/temperature" not in broken
     assert "unknown experiment 'broken/nope'" in registry.broken["ensembles"]["broken/ensemble"]
     assert "'multilabel'" in registry.broken["metrics"]["broken/metric"]
     assert "example/centroid" not in broken and "reference/logreg" not in broken

@@ -257,11 +257,13 @@ def _clash_advice(registry: Registry, first: str, second: str) -> str:
 def check_references(registry: Registry) -> None:
     """Fill ``registry.broken``: every task type must be one of :data:`TASKS`, and every
     name an experiment or ensemble uses must resolve (feature, model, aggregations,
-    members), with task types that fit.  Checked once, when the registry is built, so
+    calibrator, members), with task types that fit.  Checked once, when the registry is built, so
     ``genrebench list`` shows a broken experiment and a run can leave it out."""
     from genrebench.aggregation import AGGREGATIONS
+    from genrebench.calibration import resolve as resolve_calibrator
 
     broken = registry.broken
+    calibrators = {n: r.spec for n, r in registry.items["calibrators"].items()}
     for kind, field_name in (("datasets", "task"), ("metrics", "task")):
         for name, item in registry.items[kind].items():
             if getattr(item.spec, field_name) not in TASKS:
@@ -295,6 +297,10 @@ def check_references(registry: Registry) -> None:
         for rule in (exp.aggregation, *exp.extra_aggregations):
             if rule not in AGGREGATIONS:
                 problems.append(str(UnknownNameError("aggregation", rule, AGGREGATIONS)))
+        try:
+            resolve_calibrator(exp.calibration, calibrators)
+        except ConfigError as exc:
+            problems.append(str(exc))
         problems = [p for p in problems if p]
         if problems:
             broken["experiments"][name] = "; ".join(problems)
