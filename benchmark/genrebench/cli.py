@@ -218,6 +218,8 @@ def _ratios(text: str) -> dict[str, float]:
         check_ratios(ratios)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if ratios.get("train", 0) <= 0 or ratios.get("test", 0) <= 0:
+        raise argparse.ArgumentTypeError(f"split ratios need train and test above 0, got {text}")
     return ratios
 
 
