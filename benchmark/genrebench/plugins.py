@@ -310,8 +310,8 @@ def check_references(registry: Registry) -> None:
         bad = [t for t in ensemble.tasks if t not in TASKS]
         if bad or not ensemble.tasks:
             problems.append(_bad_task(bad or ensemble.tasks))
-        if isinstance(ensemble.rule, str) and ensemble.rule not in ("mean", "vote"):
-            problems.append(f"unknown rule {ensemble.rule!r}; expected mean, vote or a function")
+        if isinstance(ensemble.rule, str) and ensemble.rule not in AGGREGATIONS:
+            problems.append(str(UnknownNameError("aggregation", ensemble.rule, AGGREGATIONS)))
         problems = [p for p in problems if p]
         if problems:
             broken["ensembles"][name] = "; ".join(problems)
