@@ -82,24 +82,30 @@ class Registry:
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
-        """The spec called ``name``; an error naming the known ones and the closest match,
-        or the plugin that failed to load when ``name`` carries its prefix."""
+        """The spec called ``name``; else the error of :meth:`missing`."""
         try:
             return self.items[kind][name].spec
         except KeyError:
-            pass
+            raise self.missing(kind, name) from None
+
+    def missing(self, kind: str, name: str, known: Iterable[str] | None = None) -> ConfigError:
+        """The error for a ``kind`` called ``name`` that no loaded plugin registered: which
+        plugin failed to load when ``name`` carries its prefix, else the known names
+        (``known``, default those of ``kind``) and the closest match."""
         owner = name.split("/", 1)[0] if "/" in name else name
         if owner in self.failed:
-            raise ConfigError(
+            return ConfigError(
                 f"{kind.rstrip('s')} {name!r} cannot be used: its plugin {owner!r} failed to "
                 f"load ({self.failed[owner]}); run with -v for the traceback"
             )
-        error = UnknownNameError(kind.rstrip("s"), name, self.items[kind])
+        error = UnknownNameError(
+            kind.rstrip("s"), name, self.items[kind] if known is None else known
+        )
         if self.failed:
             error.args = (
                 f"{error.args[0]} (plugins that failed to load: {', '.join(sorted(self.failed))})",
             )
-        raise error
+        return error
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.items[kind])

@@ -29,7 +29,7 @@ from typing import Any
 from genrebench import __version__, calibration, outputs, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import Dataset
-from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.errors import ConfigError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
@@ -93,7 +93,7 @@ def select_experiments(registry: Registry, patterns: Sequence[str]) -> list[Expe
         for ensemble in ensembles:
             matches += [m for m in registry.get("ensembles", ensemble).members if m in names]
         if not matches and not ensembles:
-            raise UnknownNameError("experiment", pattern, [*names, *registry.names("ensembles")])
+            raise registry.missing("experiments", pattern, [*names, *registry.names("ensembles")])
         chosen.extend(m for m in matches if m not in chosen)
     return [registry.get("experiments", n) for n in chosen]
 
