@@ -5,6 +5,7 @@ plugin they need and end with the process that started them."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -164,3 +165,34 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
     while not all(process_gone(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert all(process_gone(p) for p in pids)
+
+
+WARNY = """
+import warnings
+import numpy as np
+from genrebench import ExperimentSpec, FeatureSpec, hookimpl
+
+def stats(audio, sample_rate):
+    warnings.warn("suspicious input")
+    return np.array([audio.std(), np.abs(audio).max()], dtype=np.float32)
+
+@hookimpl
+def genrebench_register_features():
+    return [FeatureSpec("warny/stats", stats, sample_rate=8000)]
+
+@hookimpl
+def genrebench_register_experiments():
+    return [ExperimentSpec("warny/centroid", "warny/stats", "example/nearest-centroid")]
+"""
+
+
+def test_what_workers_log_is_logged_by_the_run_naming_the_file(tmp_path, install_plugin, caplog):
+    install_plugin("warny", WARNY)
+    data = tones(tmp_path / "data")
+    args = ["run", "warny/centroid", "--dataset", "folder", "--data-root", str(data)]
+    args += ["--no-cache", "--jobs", "2", "--no-progress", "--out", str(tmp_path / "out")]
+    with caplog.at_level(logging.WARNING):
+        assert main(args) == 0
+    said = [r.getMessage() for r in caplog.records if "suspicious input" in r.getMessage()]
+    assert len(said) == 8  # once per track, in this process
+    assert any(str(data / "low" / "0.wav") in m and "'warny/stats'" in m for m in said)

@@ -135,6 +135,9 @@ class ExtractionPool:
                         continue
                     chunk = busy.pop(worker)
                     if outcomes is not _CRASHED:
+                        outcomes, records = outcomes
+                        for logger, level, message in records:
+                            logging.getLogger(logger).log(level, message)
                         self._idle.append(worker)
                         yield from outcomes
                         continue
@@ -256,6 +259,10 @@ def serve(fd: int, parent: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    # Log records (decoder and feature warnings naming their file) go back to the parent
+    # with the outcomes, which logs them as its own: one format, one place.
+    records = _Records()
+    logging.getLogger().addHandler(records)
     conn = connection.Connection(fd)
     specs: dict[FeatureRef, FeatureSpec] = {}
     while True:
@@ -270,7 +277,22 @@ def serve(fd: int, parent: int) -> None:
         except Exception as exc:
             reason = f"feature {ref.name!r} could not be loaded in a worker process: {exc!r}"
             outcomes = [(t.track_id, None, reason) for t in tracks]
-        conn.send(outcomes)
+        conn.send((outcomes, records.take()))
+
+
+class _Records(logging.Handler):
+    """Keeps a worker's log records (logger name, level, message) until they are sent."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.kept: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append((record.name, record.levelno, record.getMessage()))
+
+    def take(self) -> list[tuple[str, int, str]]:
+        kept, self.kept = self.kept, []
+        return kept
 
 
 def _load_spec(ref: FeatureRef) -> FeatureSpec:
