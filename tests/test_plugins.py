@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from genrebench import (
@@ -135,7 +137,7 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
     from genrebench.runner import Runner, RunOptions, plan
 
     blocks = [b.split("```", 1)[0] for b in README.read_text().split("```python\n")[1:]]
-    code = next(b for b in blocks if "def genrebench_register_experiments" in b)
+    code = next(b for b in blocks if "tiny/centroid" in b)
     module = types.ModuleType("genrebench_tiny")
     exec(compile(code, "README.md", "exec"), module.__dict__)
     registry = load_plugins(extra=[module])
@@ -145,6 +147,33 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
     [result] = Runner(registry, options).run(jobs)
     assert result["status"] == "ok", result.get("error")
     assert result["metrics"]["accuracy"] > 0.5
+
+
+def test_readme_torch_classifier_example_runs_as_written(tmp_path):
+    import types
+
+    from genrebench.runner import Runner, RunOptions, plan
+
+    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```python\n")[1:]]
+    code = next(b for b in blocks if "TorchClassifier(" in b)
+    module = types.ModuleType("genrebench_tinycnn")
+    exec(compile(code, "README.md", "exec"), module.__dict__)
+    registry = load_plugins(extra=[module])
+    assert not registry.broken["experiments"]
+    options = RunOptions(experiments=["tinycnn/cnn"], datasets=["example-tones"], out=tmp_path)
+    jobs, _ = plan(registry, options)
+    [result] = Runner(registry, options).run(jobs)
+    assert result["status"] == "ok", result.get("error")
+    assert result["cost"]["n_parameters"] == 8 * 9 + 8 + 8 * 16 * 3 + 3  # conv + linear
+    assert result["metrics"]["accuracy"] > 0.5  # three classes: chance is 1/3
+
+
+def test_readme_lists_every_name_genrebench_exports():
+    import genrebench
+
+    text = README.read_text().split("**What `genrebench` exports**", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", text.split("Plugins may also use", 1)[0]))
+    assert listed == set(genrebench.__all__)
 
 
 # --------------------------------------------------------------------------- loading failures
@@ -335,3 +364,96 @@ def test_list_reports_a_broken_experiment_and_its_plugin(install_plugin, capsys,
     assert item["plugin"] == "typo" and "Did you mean" in item["broken"]
     assert main(["--strict-plugins", "list"]) == 2
     assert "experiment 'typo/centroid' of plugin 'typo' is broken" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- metric columns
+def top2(y_true, probs, threshold):
+    return float(np.mean([y in row.argsort()[-2:] for y, row in zip(y_true, probs, strict=True)]))
+
+
+class Top2:
+    @hookimpl
+    def genrebench_register_metrics(self):
+        return [MetricSpec("tinym/top2", "single-label", top2)]
+
+
+def test_a_metric_column_is_its_name_after_the_last_slash(registry):
+    assert MetricSpec("tinym/top2", "single-label", top2).column_names() == ("top2",)
+    assert MetricSpec("plain", "single-label", top2).column_names() == ("plain",)
+    roc = registry.get("metrics", "single-label/roc_auc")
+    assert roc.column_names() == ("roc_auc", "roc_auc_skipped_classes")
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (MetricSpec("clash/accuracy", "single-label", top2), "'genrebench.builtin.metrics'"),
+        (MetricSpec("clash/raw", "single-label", top2, columns=("accuracy_raw",)), "core fills"),
+        (MetricSpec("clash/x", "single-label", top2, columns=("x_std",)), "end in '_std'"),
+        (MetricSpec("clash/x_calibrated", "multi-label", top2), "'_calibrated'"),
+        (MetricSpec("clash/x", "single-label", top2, columns=("a/b",)), "hold '/'"),
+    ],
+)
+def test_a_metric_column_that_clashes_is_rejected_at_registration(metric, message):
+    class Clash:
+        @hookimpl
+        def genrebench_register_metrics(self):
+            return [metric]
+
+    with pytest.raises(PluginError) as info:
+        load_plugins(extra=[Clash()])
+    assert message in str(info.value) and "'Clash'" in str(info.value)
+
+
+def test_two_plugins_filling_one_column_are_named(monkeypatch):
+    class Other:
+        @hookimpl
+        def genrebench_register_metrics(self):
+            return [MetricSpec("other/top2", "single-label", top2)]
+
+    with pytest.raises(PluginError) as info:
+        load_plugins(extra=[Top2(), Other()])
+    assert "'Top2'" in str(info.value) and "'Other'" in str(info.value)
+    assert "column 'top2'" in str(info.value)
+
+    # The same column for the other task type is no clash.
+    class MultiTop2:
+        @hookimpl
+        def genrebench_register_metrics(self):
+            return [MetricSpec("multi/top2", "multi-label", top2)]
+
+    load_plugins(extra=[Top2(), MultiTop2()])
+
+
+def test_a_metric_must_fill_the_columns_it_declares():
+    from genrebench.stages import compute_metrics
+
+    y, probs = np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])
+    undeclared = MetricSpec("x/pair", "single-label", lambda y, p, t: {"a": 1.0, "b": 2.0})
+    with pytest.raises(
+        ValueError, match=r"returned \['a', 'b'\]; it declares the columns \['pair'\]"
+    ):
+        compute_metrics([undeclared], "single-label", y, probs, 0.5)
+    declared = MetricSpec("x/pair", "single-label", undeclared.compute, columns=("a", "b"))
+    assert compute_metrics([declared], "single-label", y, probs, 0.5) == {"a": 1.0, "b": 2.0}
+
+
+def test_plugin_metrics_reach_every_leaderboard_file(tmp_path):
+    from genrebench import leaderboard
+    from genrebench.runner import Runner, RunOptions, plan
+
+    registry = load_plugins(extra=[Top2()])
+    options = RunOptions(experiments=["example/centroid"], datasets=["example-tones"], out=tmp_path)
+    jobs, _ = plan(registry, options)
+    [result] = Runner(registry, options).run(jobs)
+    assert "top2" in result["metrics"] and "tinym/top2" not in result["metrics"]
+    board = leaderboard.build(leaderboard.find_results([tmp_path / "runs"]))
+    paths = leaderboard.write(board, tmp_path / "board")
+    header = next(x for x in paths[0].read_text().splitlines() if x.startswith("| experiment"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert {"top2", "mean_confidence"} <= set(columns)  # the example plugin's metric too
+    assert columns.index("accuracy") < columns.index("top2")  # after the builtin columns
+    row = next(x for x in paths[0].read_text().splitlines() if "`example/centroid`" in x)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[columns.index("top2")] == f"{result['metrics']['top2']:.3f}"
+    assert "top2" in pd.read_csv(paths[1]).columns

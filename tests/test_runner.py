@@ -79,7 +79,8 @@ def test_metrics_can_be_recomputed_from_saved_predictions(tmp_path, registry):
         if spec.task != "single-label":
             continue
         value = spec.compute(y, probs, 0.5)
-        for column, v in value.items() if isinstance(value, dict) else [(name, value)]:
+        columns = value if isinstance(value, dict) else {spec.column_names()[0]: value}
+        for column, v in columns.items():
             assert saved["metrics"][column] == pytest.approx(v, abs=1e-6, nan_ok=True), column
 
 

@@ -168,11 +168,15 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for c in metric_cols + others + [c for c in COSTS if c in frame]:
         ordered += [c] + ([f"{c}_std"] if f"{c}_std" in frame else [])
     frame = frame[[*ordered, "ensemble_of", "error"]]
-    return frame.sort_values(
+    frame = frame.sort_values(
         ["dataset", "profile", "accuracy", "experiment"],
         ascending=[True, True, False, True],
         na_position="last",
     ).reset_index(drop=True)
+    # Columns that plugins' metrics filled: the Markdown table shows them after the builtins.
+    plugin_metrics = {c for r in latest.values() for c in r.get("plugin_metrics", ())}
+    frame.attrs["plugin_metrics"] = sorted(c for c in plugin_metrics if c in frame)
+    return frame
 
 
 def _ensemble_of(runs: list[dict[str, Any]]) -> str:
@@ -204,6 +208,11 @@ def to_markdown(frame: pd.DataFrame) -> str:
     ]
     for (ds, prof), part in frame.groupby(["dataset", "profile"], sort=True):
         shown = [c for c in MARKDOWN_METRICS if c in part and part[c].notna().any()]
+        shown += [
+            c
+            for c in frame.attrs.get("plugin_metrics", ())
+            if c not in shown and part[c].notna().any()
+        ]
         task = part["task"].dropna().iloc[0] if part["task"].notna().any() else ""
         titles = [
             "subset accuracy"

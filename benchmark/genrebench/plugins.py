@@ -158,6 +158,7 @@ def load_plugins(*, autoload: bool | None = None, extra: Iterable[object] = ()) 
         registry.versions[name] = "extra"
     pm.check_pending()
     _collect_specs(registry)
+    check_metric_columns(registry)
     check_references(registry)
     return registry
 
@@ -257,6 +258,41 @@ def _clash_advice(registry: Registry, first: str, second: str) -> str:
         return f"rename one of them: {fix}"
     leave_out = " or ".join(f"{ENV_ONLY}=-{p}" for p in removable)
     return f"leave one out with {leave_out} (or uninstall it); {fix}"
+
+
+# --------------------------------------------------------------------------- metric columns
+def check_metric_columns(registry: Registry) -> None:
+    """A :class:`PluginError` naming both plugins when two metrics of one task type fill
+    the same leaderboard column, or naming the plugin whose metric fills a column the core
+    fills itself (``accuracy_raw``, ``accuracy_<aggregation>``) or names a column that
+    cannot be one (with ``/``, or ending in ``_std`` or ``_calibrated``, which the core
+    adds)."""
+    from genrebench.aggregation import AGGREGATIONS
+
+    core = {"accuracy_raw": "segment accuracy"}
+    core.update({f"accuracy_{a}": f"accuracy under aggregation {a!r}" for a in AGGREGATIONS})
+    seen: dict[tuple[str, str], Registered] = {}
+    for name, item in registry.items["metrics"].items():
+        for column in item.spec.column_names():
+            where = f"metric {name!r} of plugin {item.plugin!r}"
+            if "/" in column or column.endswith(("_std", "_calibrated")) or not column:
+                raise PluginError(
+                    f"{where} declares the column {column!r}; columns may not be empty, hold "
+                    "'/' or end in '_std' or '_calibrated' (the core adds those suffixes)"
+                )
+            if column in core and item.spec.task == "single-label":
+                raise PluginError(
+                    f"{where} fills the column {column!r}, which the core fills itself "
+                    f"({core[column]}); rename the metric"
+                )
+            known = seen.setdefault((item.spec.task, column), item)
+            if known is not item:
+                raise PluginError(
+                    f"metric {known.spec.name!r} of plugin {known.plugin!r} and {where} both "
+                    f"fill the {item.spec.task} leaderboard column {column!r} (a metric's column "
+                    "is its name after the last '/', or its MetricSpec.columns); "
+                    + _clash_advice(registry, known.plugin, item.plugin)
+                )
 
 
 # --------------------------------------------------------------------------- references

@@ -400,7 +400,21 @@ class Runner:
         (folder / "metrics.json").unlink(missing_ok=True)
         outputs.remove_stale(folder, save_job_files(folder, predictions, calibrated))
         summary = _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
-        return summary | {"calibration": calibrated.report()}
+        return summary | {
+            "calibration": calibrated.report(),
+            "plugin_metrics": self._plugin_metric_columns(ctx),
+        }
+
+    def _plugin_metric_columns(self, ctx: stages.JobContext) -> list[str]:
+        """The columns plugins' metrics filled (the Markdown leaderboard shows them)."""
+        builtin = ("module", "genrebench.builtin.metrics")
+        return [
+            column
+            for spec in ctx.metrics
+            if spec.task == ctx.task
+            and self.registry.sources.get(self.registry.plugin_of("metrics", spec.name)) != builtin
+            for column in spec.column_names()
+        ]
 
     # ------------------------------------------------------------------ pieces
     def data_root(self, job: Job) -> Path | None:

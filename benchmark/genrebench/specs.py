@@ -57,7 +57,8 @@ class FeatureSpec:
     feature cache relies on this to tell a damaged entry from a longer track.  Results are
     cached on disk under a key made of the track's content, ``name``, ``params``,
     ``sample_rate`` and ``version``: bump ``version`` whenever the output for the same params
-    changes.
+    changes.  ``params`` only key the cache -- they are never passed to ``extract``: bind
+    them into it yourself (``functools.partial`` or a closure) and list the same values here.
 
     A feature may instead read a companion file that the data set provides for a track
     (``Track.assets``, for example GTZAN's Kaggle spectrogram images): ``asset`` names it
@@ -146,8 +147,11 @@ class MetricSpec:
 
     ``compute(y_true, probs, threshold)`` gets class indices (single-label) or a 0/1 matrix
     (multi-label), the ``(n_tracks, n_classes)`` probabilities and the multi-label decision
-    threshold.  It returns a float, or a dict of floats when it yields several columns
-    (for example a value and how many classes it skipped).
+    threshold.  It returns a float, whose leaderboard column is the metric's name after its
+    last ``/`` (``chroma/top3`` -> ``top3``); or, when it yields several values (for
+    example a score and how many classes it skipped), a dict whose keys are the columns
+    listed in ``columns``.  Columns are unique per task type across all plugins: a clash
+    stops plugin loading.
     """
 
     name: str
@@ -155,6 +159,12 @@ class MetricSpec:
     compute: Callable[[np.ndarray, np.ndarray, float], float | dict[str, float]]
     higher_is_better: bool = True
     description: str = ""
+    #: The columns of a ``compute`` that returns a dict (empty: it returns one float).
+    columns: tuple[str, ...] = ()
+
+    def column_names(self) -> tuple[str, ...]:
+        """The leaderboard columns this metric fills."""
+        return tuple(self.columns) or (self.name.rsplit("/", 1)[-1],)
 
 
 # --------------------------------------------------------------------------- experiments

@@ -346,16 +346,23 @@ def hold_out_valid(split: Split, dataset: Dataset, share: Any, seed: int) -> Spl
 def compute_metrics(
     specs: Sequence[MetricSpec], task: str, y: np.ndarray, probs: np.ndarray, threshold: float
 ) -> dict[str, float]:
-    """Every metric of ``task`` in ``specs``; a metric returning a dict adds each key."""
+    """Every metric of ``task`` in ``specs``, by column (:meth:`MetricSpec.column_names`);
+    a metric whose value does not fill the columns it declares is a ``ValueError``."""
     values: dict[str, float] = {}
     for spec in specs:
         if spec.task != task:
             continue
         value = spec.compute(y, probs, threshold)
-        if isinstance(value, Mapping):
-            values.update({k: float(v) for k, v in value.items()})
-        else:
-            values[spec.name] = float(value)
+        columns = spec.column_names()
+        if not isinstance(value, Mapping):
+            value = {columns[0]: value} if not spec.columns else value
+        if not isinstance(value, Mapping) or set(value) != set(columns):
+            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+            raise ValueError(
+                f"metric {spec.name!r} returned {got}; it declares the columns {list(columns)}"
+                " (MetricSpec.columns: the keys of a returned dict; empty: one float)"
+            )
+        values.update({k: float(v) for k, v in value.items()})
     return values
 
 

@@ -2,7 +2,7 @@
 
 Registry names are ``<task>/<column>`` (``single-label/accuracy``, ``multi-label/accuracy``)
 so that the two tasks can share leaderboard column names; every ``compute`` returns a dict
-whose keys are the leaderboard columns (``{"accuracy": 0.8}``).  ROC-AUC and average
+whose keys are the columns it declares (``{"accuracy": 0.8}``).  ROC-AUC and average
 precision add a ``<column>_skipped_classes`` column.  The definitions live in
 :mod:`genrebench.metrics`.
 """
@@ -248,11 +248,15 @@ def _specs(task: str, table: list) -> list[MetricSpec]:
             compute=partial(wrapper, fn, column),
             higher_is_better=higher,
             description=description,
+            columns=(column, f"{column}_skipped_classes") if wrapper is _with_skips else (column,),
         )
         for column, fn, wrapper, higher, description in table
     ]
 
 
+TABLES = {"single-label": _SINGLE, "multi-label": _MULTI}
+
+
 @hookimpl
 def genrebench_register_metrics() -> list[MetricSpec]:
-    return _specs("single-label", _SINGLE) + _specs("multi-label", _MULTI)
+    return [spec for task, table in TABLES.items() for spec in _specs(task, table)]

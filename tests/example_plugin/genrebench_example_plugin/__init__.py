@@ -91,7 +91,14 @@ def genrebench_register_models():
 
 @hookimpl
 def genrebench_register_metrics():
-    return [MetricSpec("example/mean-confidence", "single-label", mean_confidence)]
+    return [
+        MetricSpec(
+            "example/mean-confidence",
+            "single-label",
+            mean_confidence,
+            columns=("mean_confidence",),  # the keys of the dict it returns
+        )
+    ]
 
 
 @hookimpl
