@@ -196,3 +196,26 @@ def test_what_workers_log_is_logged_by_the_run_naming_the_file(tmp_path, install
     said = [r.getMessage() for r in caplog.records if "suspicious input" in r.getMessage()]
     assert len(said) == 8  # once per track, in this process
     assert any(str(data / "low" / "0.wav") in m and "'warny/stats'" in m for m in said)
+
+
+def loud_stats(audio, sample_rate):
+    return np.array([audio.std(), np.abs(audio).max()], dtype=np.float32)
+
+
+def test_a_feature_workers_cannot_load_is_computed_in_this_process(tmp_path, monkeypatch):
+    from genrebench import FeatureSpec
+    from genrebench.cache import FeatureCache
+    from genrebench.dataset import Track
+    from genrebench.features import extract_all
+    from genrebench.workers import ExtractionPool
+
+    # A function of this process's __main__ (a user's script, a notebook): it pickles,
+    # but a worker has another __main__.
+    monkeypatch.setattr(loud_stats, "__module__", "__main__")
+    monkeypatch.setattr(sys.modules["__main__"], "loud_stats", loud_stats, raising=False)
+    spec = FeatureSpec("script/stats", loud_stats, sample_rate=8000)
+    data = tones(tmp_path / "data")
+    tracks = [Track(str(p.relative_to(data)), p, ("x",)) for p in sorted(data.rglob("*.wav"))]
+    with ExtractionPool(2) as pool:
+        result = extract_all(spec, tracks, FeatureCache(None), pool=pool)
+    assert not result.problems and len(result.arrays) == len(tracks) == 8

@@ -89,7 +89,7 @@ class ExtractionPool:
             log.debug("feature %r cannot be sent to a worker; computing it in-process", spec.name)
             yield from compute_many(spec, tracks)
             return
-        yield from self._run(ref, tracks)
+        yield from self._run(spec, ref, tracks)
 
     def reference(self, spec: FeatureSpec) -> FeatureRef | None:
         """A :class:`FeatureRef` for ``spec``, or None when no worker can obtain it."""
@@ -117,10 +117,13 @@ class ExtractionPool:
         self.close()
 
     # ------------------------------------------------------------------ scheduling
-    def _run(self, ref: FeatureRef, tracks: Sequence[Track]) -> Iterator[Outcome]:
+    def _run(
+        self, spec: FeatureSpec, ref: FeatureRef, tracks: Sequence[Track]
+    ) -> Iterator[Outcome]:
         size = max(1, min(DECODE_CHUNK, math.ceil(len(tracks) / (2 * self.size))))
         pending = deque(list(tracks[i : i + size]) for i in range(0, len(tracks), size))
         busy: dict[_Worker, list[Track]] = {}
+        here: list[Track] = []  # tracks to compute in this process after all
         try:
             while pending or busy:
                 while pending and len(busy) < self.size:
@@ -134,6 +137,14 @@ class ExtractionPool:
                     if outcomes is _NOT_YET:
                         continue
                     chunk = busy.pop(worker)
+                    if isinstance(outcomes, _Unloadable):
+                        # The worker cannot rebuild the feature (a function of this
+                        # process's __main__, say): compute it here, without isolation.
+                        log.debug("feature %r: %s; computing it in-process", ref.name, outcomes)
+                        self._idle.append(worker)
+                        here += chunk + [t for c in pending for t in c]
+                        pending.clear()
+                        continue
                     if outcomes is not _CRASHED:
                         outcomes, records = outcomes
                         for logger, level, message in records:
@@ -150,6 +161,7 @@ class ExtractionPool:
         finally:
             for worker in busy:  # abandoned mid-chunk (the caller stopped): not reusable
                 self._retire(worker)
+        yield from compute_many(spec, here)
 
     def _take_worker(self) -> _Worker:
         while self._idle:
@@ -184,6 +196,10 @@ def _crash_reason(ref: FeatureRef, worker: _Worker) -> str:
 
 _NOT_YET = object()
 _CRASHED = object()
+
+
+class _Unloadable(str):
+    """A worker's answer when it cannot rebuild the feature it was sent (why)."""
 
 
 class _Worker:
@@ -273,10 +289,10 @@ def serve(fd: int, parent: int) -> None:
         try:
             if ref not in specs:
                 specs[ref] = _load_spec(ref)
-            outcomes = list(compute_many(specs[ref], tracks))
         except Exception as exc:
-            reason = f"feature {ref.name!r} could not be loaded in a worker process: {exc!r}"
-            outcomes = [(t.track_id, None, reason) for t in tracks]
+            conn.send(_Unloadable(f"a worker process cannot load it ({exc!r})"))
+            continue
+        outcomes = list(compute_many(specs[ref], tracks))
         conn.send((outcomes, records.take()))
 
 
@@ -333,4 +349,8 @@ def _alive(pid: int) -> bool:
 
 
 if __name__ == "__main__":  # python -m genrebench.workers FD PARENT_PID
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    # Serve from the module imported by its name, so that what the worker pickles refers
+    # to genrebench.workers, not to this __main__ copy of it.
+    from genrebench.workers import serve as serve_imported
+
+    serve_imported(int(sys.argv[1]), int(sys.argv[2]))
