@@ -157,7 +157,7 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
     )
     try:
         pids = [int(p) for p in parent.stdout.readline().split()]
-        assert len(pids) == 2 and not any(process_gone(p) for p in pids)
+        assert pids and not any(process_gone(p) for p in pids)
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
@@ -219,3 +219,19 @@ def test_a_feature_workers_cannot_load_is_computed_in_this_process(tmp_path, mon
     with ExtractionPool(2) as pool:
         result = extract_all(spec, tracks, FeatureCache(None), pool=pool)
     assert not result.problems and len(result.arrays) == len(tracks) == 8
+
+
+def test_another_worker_starts_only_when_it_would_end_the_work_sooner():
+    from types import SimpleNamespace
+
+    from genrebench.workers import ExtractionPool
+
+    pool = ExtractionPool(2)
+    pool._all.append(SimpleNamespace(stop=lambda: None))  # one worker running
+    assert not pool._worth_starting(100)  # nothing measured yet: it goes on alone
+    pool._startup_seconds, pool._track_seconds, pool._cpu_share = 2.0, 0.05, 1.0
+    assert pool._worth_starting(100)  # 5 s of work left, 2 s to start another
+    assert not pool._worth_starting(30)  # 1.5 s left: starting one would not pay
+    pool._cpu_share = 0.3  # the running worker gets a third of a core: the machine is busy
+    assert not pool._worth_starting(100)
+    pool.close()

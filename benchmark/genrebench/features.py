@@ -84,7 +84,9 @@ def _warnings_naming(spec: FeatureSpec, paths: Sequence[str | Path]):
         log.warning("%s: feature %r: %s", files, spec.name, text)
 
 
-def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
+def compute_many(
+    spec: FeatureSpec, tracks: Sequence[Track], decode_threads: int = DECODE_THREADS
+) -> Iterator[Outcome]:
     """``(track_id, array, None)`` or ``(track_id, None, error)`` for each track, in order.
 
     A feature whose ``extract`` has a ``batch(audios, sample_rate)`` method (the front ends
@@ -101,7 +103,7 @@ def compute_many(spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome
     for start in range(0, len(tracks), DECODE_CHUNK):
         chunk = tracks[start : start + DECODE_CHUNK]
         from_audio = [t for t in chunk if source_of(spec, t)[1] == "audio"]
-        with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=decode_threads) as pool:
             decoded = list(pool.map(lambda t: _decode(spec, t), from_audio))
         ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
         try:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrebench.dataset import Track
-from genrebench.features import DECODE_CHUNK, Outcome, compute_many
+from genrebench.features import DECODE_CHUNK, DECODE_THREADS, Outcome, compute_many
 from genrebench.specs import FeatureSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +50,9 @@ _SINGLE_THREAD_ENV = {
     "NUMBA_NUM_THREADS": "1",
 }
 _PATH_VARIABLE = "GENREBENCH_WORKER_SYS_PATH"
+#: A running worker getting less CPU than this (CPU seconds per second) means the machine
+#: is busy: no further worker is started then.
+_FREE_CPU_SHARE = 0.8
 #: How often a worker checks that the process that started it is still alive.
 _PARENT_CHECK_SECONDS = 1.0
 
@@ -74,9 +77,19 @@ class ExtractionPool:
             raise ValueError(f"an extraction pool needs at least one worker, got {workers}")
         self.size = workers
         self.registry = registry
+        #: Decoding threads per worker: together as many as one worker alone would use.
+        self.decode_threads = max(1, DECODE_THREADS // workers)
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self._finalizer = weakref.finalize(self, _stop_all, self._all)
+        #: Learnt from the answers: seconds to start a worker (interpreter, imports,
+        #: plugin) and compute seconds per track; they decide whether another worker
+        #: would finish the work left sooner than the running ones.
+        self._startup_seconds: float | None = None
+        self._track_seconds: float | None = None
+        #: CPU seconds per second a running worker got for its last chunk: well below 1
+        #: when the machine is busy, and another worker would only compete with it.
+        self._cpu_share: float | None = None
 
     # ------------------------------------------------------------------ public
     def extract(self, spec: FeatureSpec, tracks: Sequence[Track]) -> Iterator[Outcome]:
@@ -127,10 +140,17 @@ class ExtractionPool:
         try:
             while pending or busy:
                 while pending and len(busy) < self.size:
-                    worker, chunk = self._take_worker(), pending.popleft()
+                    worker = self._idle_worker()
+                    if worker is None:
+                        if busy and not self._worth_starting(sum(map(len, pending))):
+                            break
+                        worker = self._start_worker()
+                    # A worker started while others work first loads the feature (an empty
+                    # chunk) and takes tracks once ready, so starting it never delays them.
+                    chunk = [] if busy and worker.first_answer else pending.popleft()
                     busy[worker] = chunk
                     with contextlib.suppress(OSError):  # if it died, poll() reports it
-                        worker.send((ref, chunk))
+                        worker.send((ref, chunk, self.decode_threads))
                 connection.wait([w.conn for w in busy])
                 for worker in list(busy):
                     outcomes = worker.poll()
@@ -146,13 +166,16 @@ class ExtractionPool:
                         pending.clear()
                         continue
                     if outcomes is not _CRASHED:
-                        outcomes, records = outcomes
+                        outcomes, records, seconds, cpu_seconds = outcomes
+                        self._learn(worker, len(chunk), seconds, cpu_seconds)
                         for logger, level, message in records:
                             logging.getLogger(logger).log(level, message)
                         self._idle.append(worker)
                         yield from outcomes
                         continue
                     self._retire(worker)
+                    if not chunk:
+                        continue  # it died loading the feature; the others go on
                     if len(chunk) > 1:
                         # Retry one track at a time, first, to find the one that crashes.
                         pending.extendleft([t] for t in reversed(chunk))
@@ -163,15 +186,38 @@ class ExtractionPool:
                 self._retire(worker)
         yield from compute_many(spec, here)
 
-    def _take_worker(self) -> _Worker:
+    def _idle_worker(self) -> _Worker | None:
         while self._idle:
             worker = self._idle.pop()
             if worker.is_alive():
                 return worker
             self._retire(worker)
+        return None
+
+    def _start_worker(self) -> _Worker:
         worker = _Worker.start()
         self._all.append(worker)
         return worker
+
+    def _worth_starting(self, tracks_left: int) -> bool:
+        """Whether one more worker would end the work left sooner: when the running
+        workers get the CPU they ask for (a busy machine has no core to give another) and
+        need longer for the work left than a new worker needs to start.  Before those are
+        measured, the running workers go on alone."""
+        if None in (self._startup_seconds, self._track_seconds, self._cpu_share):
+            return False
+        if self._cpu_share < _FREE_CPU_SHARE:
+            return False
+        return tracks_left * self._track_seconds / len(self._all) > self._startup_seconds
+
+    def _learn(self, worker: _Worker, tracks: int, seconds: float, cpu_seconds: float) -> None:
+        if worker.first_answer:
+            # A worker's first chunk also warms its libraries up: count it as start-up.
+            worker.first_answer = False
+            self._startup_seconds = time.perf_counter() - worker.started
+        elif tracks and seconds > 0:
+            self._track_seconds = seconds / tracks
+            self._cpu_share = cpu_seconds / seconds
 
     def _retire(self, worker: _Worker) -> None:
         worker.stop()
@@ -211,6 +257,8 @@ class _Worker:
     def __init__(self, process: subprocess.Popen, conn: connection.Connection) -> None:
         self.process = process
         self.conn = conn
+        self.started = time.perf_counter()
+        self.first_answer = True
 
     @classmethod
     def start(cls) -> _Worker:
@@ -283,7 +331,7 @@ def serve(fd: int, parent: int) -> None:
     specs: dict[FeatureRef, FeatureSpec] = {}
     while True:
         try:
-            ref, tracks = conn.recv()
+            ref, tracks, decode_threads = conn.recv()
         except (EOFError, OSError):
             return
         try:
@@ -292,8 +340,10 @@ def serve(fd: int, parent: int) -> None:
         except Exception as exc:
             conn.send(_Unloadable(f"a worker process cannot load it ({exc!r})"))
             continue
-        outcomes = list(compute_many(specs[ref], tracks))
-        conn.send((outcomes, records.take()))
+        started, cpu = time.perf_counter(), time.process_time()
+        outcomes = list(compute_many(specs[ref], tracks, decode_threads))
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        conn.send((outcomes, records.take(), seconds, cpu_seconds))
 
 
 class _Records(logging.Handler):
