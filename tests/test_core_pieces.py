@@ -132,6 +132,30 @@ def test_every_nonoverlapping_segment_and_track_level_features():
         cut([np.zeros(5)], ["a"], Segments(length_seconds=1.0), track_level, 1, seed=0)
 
 
+def test_every_segment_at_a_hop_overlaps():
+    # 3 s patches with a 1 s hop at 10 frames/s: starts 0, 10, ..., up to the last that fits
+    track = np.arange(95, dtype=np.float32).reshape(1, 95)
+    seg = Segments(length_seconds=3.0, hop_seconds=1.0, train_count=None, test_count=None)
+    x, owner = cut([track], ["t"], seg, FRAMED, None, seed=0)
+    assert x.shape == (7, 1, 30) and owner.tolist() == [0] * 7
+    assert [int(s[0, 0]) for s in x] == [0, 10, 20, 30, 40, 50, 60]
+    x, _ = cut(
+        [track], ["t"], Segments(length_frames=30, hop_frames=25, train_count=None), FRAMED, None, 0
+    )
+    assert [int(s[0, 0]) for s in x] == [0, 25, 50]
+    short, _ = cut([np.ones((1, 12))], ["s"], seg, FRAMED, None, seed=0)
+    assert short.shape == (1, 1, 30)  # padded to one segment
+    with pytest.raises(ConfigError, match="at least one frame"):
+        cut(
+            [track],
+            ["t"],
+            Segments(length_frames=30, hop_frames=0, train_count=None),
+            FRAMED,
+            None,
+            0,
+        )
+
+
 # ---------------------------------------------------------------- aggregation
 def test_mean_is_normalised_sum_and_vote_breaks_ties_by_summed_probability():
     p = np.array([[0.6, 0.4, 0.0], [0.1, 0.9, 0.0], [0.7, 0.1, 0.2], [0.2, 0.8, 0.0]])

@@ -295,6 +295,35 @@ class NeedsWeights:
         ]
 
 
+class NeedsWeightsPlugin:
+    """A feature that cannot run without a weight file, and an experiment using it."""
+
+    MESSAGE = "put weights.pth in /nowhere or set EXAMPLE_WEIGHTS"
+
+    @classmethod
+    def extract(cls, audio, sample_rate):
+        from genrebench.errors import ConfigError
+
+        raise ConfigError(cls.MESSAGE)
+
+    @hookimpl
+    def genrebench_register_features(self):
+        from genrebench import FeatureSpec
+
+        return [FeatureSpec("test/needs-weights", self.extract, sample_rate=8000)]
+
+    @hookimpl
+    def genrebench_register_experiments(self):
+        return [
+            ExperimentSpec(
+                "test/needs-weights",
+                "test/needs-weights",
+                "example/nearest-centroid",
+                requires_weights=self.MESSAGE,
+            )
+        ]
+
+
 def test_experiments_needing_weights_run_only_when_named(monkeypatch, capsys):
     registry = load_plugins(extra=[NeedsWeights()])
     everything, notes = plan(registry, RunOptions(datasets=["example-tones"]))
@@ -455,3 +484,15 @@ def test_two_processes_writing_the_same_jobs_leave_consistent_files(tmp_path):
         predictions = pd.read_csv(folder / "predictions.csv")
         assert len(predictions) == metrics["n_test_tracks"]
         assert not list(folder.glob("*.tmp"))
+
+
+def test_feature_without_its_weights_fails_the_job_with_its_message(tmp_path):
+    registry = load_plugins(extra=[NeedsWeightsPlugin()])
+    options = RunOptions(
+        experiments=["test/needs-weights"], datasets=["example-tones"], out=tmp_path
+    )
+    jobs, _ = plan(registry, options)
+    (result,) = Runner(registry, options).run(jobs)
+    assert result["status"] == "failed"
+    # the feature's own message, not "no usable training tracks left after skipping ..."
+    assert result["error"] == f"ConfigError: {NeedsWeightsPlugin.MESSAGE}"

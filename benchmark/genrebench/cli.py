@@ -85,6 +85,8 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
             extra += f" [{', '.join(item['tasks'])}]" if "tasks" in item else ""
             extra += f"  BROKEN: {item['broken']}" if "broken" in item else ""
             print(f"  {item['name']:<36} {item['plugin']}{extra}")
+            if kind == "experiments" and item["description"]:
+                print(f"      {item['description']}")
             if item.get("requires_weights"):
                 print(f"      needs {item['requires_weights']}")
     if registry.failed:

@@ -1,7 +1,9 @@
 """Feature extraction for a list of tracks: cache first, then decode and extract (in the
 worker processes of a :class:`genrebench.workers.ExtractionPool` when one is given).  A
 track that cannot be decoded or featurised is returned as a :class:`Problem`; the others
-go on."""
+go on.  A feature that raises :class:`~genrebench.errors.ConfigError` cannot run
+at all (for example its pretrained weights are missing): that stops the extraction with the
+feature's own message instead of skipping every track."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 from genrebench.audio import load_audio
 from genrebench.cache import FeatureCache
 from genrebench.dataset import Problem, Track
-from genrebench.errors import AudioError
+from genrebench.errors import AudioError, ConfigError
 from genrebench.specs import FeatureSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,8 +145,15 @@ def _checked(spec: FeatureSpec, array: np.ndarray) -> np.ndarray:
 def _compute_one(spec: FeatureSpec, track: Track) -> Outcome:
     try:
         return track.track_id, compute(spec, track), None
+    except ConfigError as exc:
+        return track.track_id, None, _ConfigFailure(str(exc))
     except Exception as exc:
         return track.track_id, None, _describe(exc)
+
+
+class _ConfigFailure(str):
+    """The message of a ConfigError raised by a feature (also from a worker process):
+    :func:`extract_all` raises it again instead of skipping the track."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -209,6 +218,10 @@ def _compute(spec, todo, cache, result: Extracted, pool, progress, in_memory) ->
     paths = {t.track_id: str(t.path) for t, _ in todo}
     for track_id, array, error in outcomes:
         bar.update()
+        if isinstance(error, _ConfigFailure):
+            outcomes.close()  # stops the workers' remaining tracks
+            bar.close()
+            raise ConfigError(str(error))
         if error is not None:
             result.problems.append(Problem(track_id, paths[track_id], error))
             log.warning("skipped track %s: %s", track_id, error)

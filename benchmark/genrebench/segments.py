@@ -26,13 +26,37 @@ def segment_frames(segments: Segments, feature: FeatureSpec) -> int | None:
     return max(1, round(segments.length_seconds * feature.frames_per_second))
 
 
+def hop_frames(segments: Segments, feature: FeatureSpec, length: int) -> int:
+    """Frames between the starts of consecutive segments when every segment is taken:
+    the segment length (no overlap) unless ``hop_frames`` / ``hop_seconds`` is set."""
+    if segments.hop_frames is not None:
+        hop = int(segments.hop_frames)
+    elif segments.hop_seconds is not None:
+        if feature.frames_per_second is None:
+            raise ConfigError(
+                f"a segment hop in seconds needs a time-varying feature: {feature.name!r}"
+            )
+        hop = round(segments.hop_seconds * feature.frames_per_second)
+    else:
+        return length
+    if hop < 1:
+        raise ConfigError(f"the segment hop must be at least one frame, got {hop}")
+    return hop
+
+
 def segment_offsets(
-    n_frames: int, length: int, count: int | None, placement: str, rng: np.random.Generator
+    n_frames: int,
+    length: int,
+    count: int | None,
+    placement: str,
+    rng: np.random.Generator,
+    hop: int | None = None,
 ) -> np.ndarray:
-    """Start frames of the segments of one track."""
+    """Start frames of the segments of one track.  With ``count=None``, every segment that
+    fits, one every ``hop`` frames (default: ``length``, no overlap), at least one."""
     room = max(n_frames - length, 0)
-    if count is None:  # every non-overlapping segment, at least one
-        return np.arange(max(n_frames // length, 1)) * length
+    if count is None:
+        return np.arange(0, room + 1, hop or length)
     if placement == "random":
         return np.sort(rng.integers(0, room + 1, size=count))
     if placement == "even":
@@ -60,6 +84,7 @@ def cut(
     ``arrays`` (arrays or :class:`~genrebench.lazy.CachedArray` handles) when indexed.
     """
     length = segment_frames(segments, feature)
+    hop = hop_frames(segments, feature, length) if length is not None else None
     if length is None:
         shapes = {tuple(a.shape) for a in arrays}
         if len(shapes) > 1:
@@ -75,7 +100,7 @@ def cut(
         crc = zlib.crc32(track_id.encode("utf-8", "surrogateescape"))
         rng = np.random.default_rng([seed, crc])
         n_frames = max(array.shape[-1], length)  # shorter tracks are padded to one segment
-        for start in segment_offsets(n_frames, length, count, segments.placement, rng):
+        for start in segment_offsets(n_frames, length, count, segments.placement, rng, hop):
             owner.append(index)
             starts.append(int(start))
     x = LazySegments(arrays, np.asarray(owner), np.asarray(starts), length)

@@ -59,6 +59,9 @@ class FeatureSpec:
     ``sample_rate`` and ``version``: bump ``version`` whenever the output for the same params
     changes.  ``params`` only key the cache -- they are never passed to ``extract``: bind
     them into it yourself (``functools.partial`` or a closure) and list the same values here.
+    ``extract`` raises :class:`genrebench.errors.ConfigError` when it cannot run for any
+    track (pretrained weights missing, ...): the job then fails with that message; any other
+    exception skips only the track that raised it.
 
     A feature may instead read a companion file that the data set provides for a track
     (``Track.assets``, for example GTZAN's Kaggle spectrogram images): ``asset`` names it
@@ -179,6 +182,11 @@ class Segments:
     ``"random"`` (seeded, the same tracks get the same offsets for a given seed) or
     ``"even"`` (evenly spread over the track).  Tracks shorter than a segment are
     zero-padded at the end.
+
+    ``hop_frames`` (or ``hop_seconds``) applies when a count is ``None``: every segment
+    whose start is a multiple of the hop and that fits in the track (overlapping when the
+    hop is shorter than the segment, as in "3 s patches with a 1 s hop"); without a hop
+    the segments do not overlap.
     """
 
     length_seconds: float | None = None
@@ -186,6 +194,8 @@ class Segments:
     train_count: int | None = 1
     test_count: int | None = 1
     placement: Literal["random", "even"] = "random"
+    hop_seconds: float | None = None
+    hop_frames: int | None = None
 
 
 @dataclass(frozen=True)
