@@ -1,0 +1,75 @@
+"""The plugin's features, each with time on the last axis.
+
+* ``logmel96`` -- the ResNet's input: 44.1 kHz, Hann window of 2048, hop 710 (62.11
+  frames/s), 96 Slaney mel bands 0–22.05 kHz of the power spectrogram, ``10·log10(max(S,
+  1e-10))`` dB (no top-dB clip).  Frames are centred (frame ``i`` is centred on sample
+  ``710·i``), so the number of frames is ``1 + n_samples // 710``, and a 3 s patch is
+  ``floor(3 · 44100 / 710) = 186`` frames (the core rounds ``3 s × 62.11/s`` to the same
+  186).  The paper gives window, hop, bands and rate only; the rest is our choice.
+* ``musicnn_embedding`` -- musicnn ``MSD_musicnn``'s 200-d ``penultimate`` layer for
+  non-overlapping 3 s patches (musicnn's own default patching), one vector per patch.
+* ``openl3_embedding`` -- 512-d OpenL3 (music content) per 1 s window every
+  ``hop_seconds``; needs user-supplied weights (see :mod:`.openl3`).
+
+Audio shorter than one patch / window is padded with silence before analysis, so every
+track yields at least one input of real values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLE_RATE = 44100
+N_FFT = 2048
+HOP = 710
+N_MELS = 96
+FRAMES_PER_SECOND = SAMPLE_RATE / HOP  # 62.11
+PATCH_FRAMES = 186  # 3 s
+PATCH_HOP_FRAMES = 62  # 1 s (round(62.11))
+MIN_SAMPLES = 3 * SAMPLE_RATE  # 187 frames: one full 3 s patch
+
+
+def _mono(audio: np.ndarray, min_length: int) -> np.ndarray:
+    y = np.asarray(audio, dtype=np.float32)
+    if y.ndim > 1:
+        y = y.mean(axis=0)
+    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    if len(y) < min_length:
+        y = np.pad(y, (0, min_length - len(y)))
+    return y
+
+
+def logmel96(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(96, 1 + n_samples // 710)`` float32 log-mel spectrogram in dB."""
+    import librosa
+
+    power = librosa.feature.melspectrogram(
+        y=_mono(audio, MIN_SAMPLES),
+        sr=sample_rate,
+        n_fft=N_FFT,
+        hop_length=HOP,
+        window="hann",
+        center=True,
+        power=2.0,
+        n_mels=N_MELS,
+        fmin=0.0,
+        fmax=sample_rate / 2,
+    )
+    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+
+
+def musicnn_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(200, n_patches)`` musicnn MSD penultimate-layer activations, one per 3 s patch."""
+    from genrebench_lukashevich2023 import musicnn
+
+    y = _mono(audio, 3 * sample_rate)
+    return musicnn.embed(y, checkpoint="MSD_musicnn", layer="penultimate")
+
+
+def openl3_embedding(
+    audio: np.ndarray, sample_rate: int, *, input_repr: str, hop_seconds: float
+) -> np.ndarray:
+    """``(512, n_windows)`` OpenL3 music embeddings (ConfigError without weights)."""
+    from genrebench_lukashevich2023 import openl3
+
+    return openl3.embed(_mono(audio, 0), input_repr=input_repr, hop_seconds=hop_seconds)

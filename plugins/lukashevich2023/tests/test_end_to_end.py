@@ -1,0 +1,89 @@
+"""End to end through the CLI: ``quick`` runs of the ResNet and of the musicnn substitute
+on the embedded synthetic data (and on the real GTZAN subset when
+``GENREBENCH_SHARED_DATA`` points at the shared data), and the OpenL3 row's failure
+message without weights."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "leaderboard.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _run(tmp_path: Path, *args: str) -> Path:
+    from genrebench.cli import main
+
+    out = tmp_path / "out"
+    argv = ["run", *args, "--profile", "quick", "--seeds", "1", "--out", str(out)]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    main(argv)
+    return out
+
+
+def _check(out: Path, experiment: str, dataset: str) -> dict:
+    rows = [r for r in _rows(out) if r["experiment"] == experiment and r["dataset"] == dataset]
+    assert len(rows) == 1
+    assert rows[0].get("status", "ok") == "ok", rows[0].get("error")
+    for column in ("accuracy", "f1_macro", "roc_auc", "ece"):
+        assert 0.0 <= float(rows[0][column]) <= 1.0, column
+    run = out / "runs" / experiment / dataset / "quick" / "seed-0"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["aggregation"] == "mean"
+    with open(run / "predictions.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == metrics["n_test_tracks"]
+    return metrics
+
+
+def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
+    pytest.importorskip("musicnn", reason="musicnn wheel not installed")
+    out = _run(tmp_path, "lukashevich2023/resnet", "lukashevich2023/musicnn-mlp")
+    resnet = _check(out, "lukashevich2023/resnet", "synthetic-genres")
+    assert resnet["n_train_tracks"] == 20 and resnet["cost"]["n_parameters"] == 26_282
+    run = out / "runs" / "lukashevich2023/resnet" / "synthetic-genres" / "quick" / "seed-0"
+    with open(run / "segment_predictions.csv", newline="") as f:
+        # 8 s tracks: 3 s patches starting at 0, 1, ..., 5 s
+        assert len(list(csv.DictReader(f))) == 6 * resnet["n_test_tracks"]
+    musicnn = _check(out, "lukashevich2023/musicnn-mlp", "synthetic-genres")
+    assert musicnn["n_test_tracks"] == 20
+
+
+def test_openl3_row_fails_saying_which_weights(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENREBENCH_OPENL3_WEIGHTS", raising=False)
+    out = _run(tmp_path, "lukashevich2023/openl3-mlp")
+    (row,) = [r for r in _rows(out) if r["experiment"] == "lukashevich2023/openl3-mlp"]
+    assert row["status"] == "failed"
+    assert "torchopenl3_mel256_music_512.pth" in row["error"]
+    assert "GENREBENCH_OPENL3_WEIGHTS" in row["error"]
+
+
+@pytest.mark.realdata
+def test_quick_runs_on_real_gtzan_subset(tmp_path):
+    pytest.importorskip("musicnn", reason="musicnn wheel not installed")
+    base = os.environ.get("GENREBENCH_SHARED_DATA")
+    root = Path(base) / "gtzan-mini" if base else None
+    if root is None or not (root / "genres").is_dir():
+        pytest.skip("GENREBENCH_SHARED_DATA/gtzan-mini not available")
+    out = _run(
+        tmp_path,
+        "lukashevich2023/musicnn-mlp",
+        "--dataset",
+        "gtzan",
+        "--data-root",
+        str(root),
+        "--split",
+        "stratified",
+        "--split-ratios",
+        "train=0.6,valid=0.2,test=0.2",
+    )
+    metrics = _check(out, "lukashevich2023/musicnn-mlp", "gtzan")
+    assert metrics["n_test_tracks"] == 20

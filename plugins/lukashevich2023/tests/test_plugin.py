@@ -1,0 +1,61 @@
+"""Discovery through the entry point and every experiment's protocol."""
+
+from __future__ import annotations
+
+import pytest
+from genrebench_lukashevich2023 import plugin as P
+
+from genrebench.plugins import load_plugins
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_plugins()
+
+
+def test_discovered_through_the_entry_point(registry):
+    assert {"lukashevich2023/resnet", "lukashevich2023/mlp"} <= set(registry.names("models"))
+    names = set(registry.names("experiments"))
+    assert {
+        "lukashevich2023/resnet",
+        "lukashevich2023/openl3-mlp",
+        "lukashevich2023/musicnn-mlp",
+    } <= names
+    for name in names:
+        if name.startswith("lukashevich2023/"):
+            assert registry.plugin_of("experiments", name) == "lukashevich2023"
+
+
+def test_resnet_protocol(registry):
+    exp = registry.get("experiments", "lukashevich2023/resnet")
+    assert exp.feature == P.FEATURE_LOGMEL and exp.model == P.MODEL_RESNET
+    assert exp.segments.length_frames == 186 and exp.segments.hop_frames == 62
+    assert exp.segments.train_count is None and exp.segments.test_count is None
+    assert exp.aggregation == "mean" and exp.tasks == ("single-label",)
+    assert exp.split.scheme == "default"  # FMA's official split, with its validation part
+    assert exp.reported[0].metric == "accuracy" and exp.reported[0].value == 0.4912
+    assert exp.reported[0].dataset == "fma-small" and "Hip-Hop 85" in exp.reported[0].note
+    assert exp.profiles["quick"]["width"] == 0.25 and "width" not in exp.profiles["paper"]
+    feature = registry.get("features", P.FEATURE_LOGMEL)
+    assert feature.sample_rate == 44100 and feature.params["hop_length"] == 710
+
+
+def test_openl3_row_needs_weights_and_says_which(registry):
+    exp = registry.get("experiments", "lukashevich2023/openl3-mlp")
+    assert "torchopenl3_mel256_music_512.pth" in exp.requires_weights
+    assert "GENREBENCH_OPENL3_WEIGHTS" in exp.requires_weights
+    assert exp.reported[0].value == 0.536
+    feature = registry.get("features", exp.feature)
+    assert feature.sample_rate == 48000 and feature.params["embedding_size"] == 512
+
+
+def test_musicnn_row_is_labelled_a_substitute(registry):
+    exp = registry.get("experiments", "lukashevich2023/musicnn-mlp")
+    assert exp.description.startswith("SUBSTITUTE for OpenL3")
+    assert "MSD_musicnn" in exp.description and "penultimate" in exp.description
+    assert exp.reported == ()  # the paper has no musicnn numbers
+    assert exp.model == P.MODEL_MLP
+    assert exp.segments.length_frames == 1 and exp.segments.train_count is None
+    feature = registry.get("features", exp.feature)
+    assert feature.sample_rate == 16000
+    assert feature.params["layer"] == "penultimate"
