@@ -2,8 +2,9 @@
 
 * ``logmel96`` -- the ResNet's input: 44.1 kHz, Hann window of 2048, hop 710 (62.11
   frames/s), 96 Slaney mel bands 0–22.05 kHz of the power spectrogram, ``10·log10(max(S,
-  1e-10))`` dB (no top-dB clip).  Frames are centred (frame ``i`` is centred on sample
-  ``710·i``), so the number of frames is ``1 + n_samples // 710``, and a 3 s patch is
+  1e-10))`` dB (no top-dB clip), computed by the core's batched ``LogMel`` front end.
+  Frames are centred (frame ``i`` is centred on sample ``710·i``; the signal is padded by
+  reflection), so the number of frames is ``1 + n_samples // 710``, and a 3 s patch is
   ``floor(3 · 44100 / 710) = 186`` frames (the core rounds ``3 s × 62.11/s`` to the same
   186).  The paper gives window, hop, bands and rate only; the rest is our choice.
 * ``musicnn_embedding`` -- musicnn ``MSD_musicnn``'s 200-d ``penultimate`` layer for
@@ -17,7 +18,12 @@ track yields at least one input of real values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+
+from genrebench.frontends import LogMel
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -39,23 +45,38 @@ def _mono(audio: np.ndarray, min_length: int) -> np.ndarray:
     return y
 
 
-def logmel96(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(96, 1 + n_samples // 710)`` float32 log-mel spectrogram in dB."""
-    import librosa
+@dataclass(frozen=True)
+class PaddedFrontEnd:
+    """A core front end (batched, see ``genrebench.frontends``) that first pads audio
+    shorter than ``min_samples`` with silence."""
 
-    power = librosa.feature.melspectrogram(
-        y=_mono(audio, MIN_SAMPLES),
-        sr=sample_rate,
+    front_end: LogMel
+    min_samples: int
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return self.front_end(_mono(audio, self.min_samples), sample_rate)
+
+    def batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        return self.front_end.batch([_mono(a, self.min_samples) for a in audios], sample_rate)
+
+
+#: ``(96, 1 + n_samples // 710)`` float32 log-mel spectrogram in dB.
+logmel96 = PaddedFrontEnd(
+    LogMel(
+        sample_rate=SAMPLE_RATE,
         n_fft=N_FFT,
-        hop_length=HOP,
-        window="hann",
-        center=True,
-        power=2.0,
+        hop=HOP,
         n_mels=N_MELS,
         fmin=0.0,
-        fmax=sample_rate / 2,
-    )
-    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+        fmax=SAMPLE_RATE / 2,
+        center=True,
+        power=2.0,
+        norm="slaney",
+        log="db",
+        amin=1e-10,
+    ),
+    MIN_SAMPLES,
+)
 
 
 def musicnn_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
