@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from typing import Any
 
 from genrebench import (
@@ -193,7 +194,36 @@ def _models() -> list[ModelSpec]:
     ]
 
 
+#: The fixed temperatures of the paper's Fig. 7 (OpenL3+MLP); the default calibrator of
+#: every experiment is ``temperature`` fitted on the validation tracks.
+FIXED_TEMPERATURES = ("1.25", "1.5", "1.75")
+
+
+def _tempered(exp: ExperimentSpec, temperature: str) -> ExperimentSpec:
+    """``exp`` calibrated with a fixed ``temperature`` instead of a fitted one (the model
+    and its raw columns are the same; the ``*_calibrated`` columns use this T)."""
+    return replace(
+        exp,
+        name=f"{exp.name}-t{temperature}",
+        calibration=f"temperature={temperature}",
+        description=f"{exp.description}; calibration: fixed temperature T = {temperature} "
+        "(paper Fig. 7)",
+        reported=(),
+    )
+
+
 def _experiments() -> list[ExperimentSpec]:
+    base = _base_experiments()
+    by_name = {e.name: e for e in base}
+    tempered = [
+        _tempered(by_name[f"{PREFIX}/{name}"], t)
+        for name in ("openl3-mlp", "musicnn-mlp")
+        for t in FIXED_TEMPERATURES
+    ]
+    return base + tempered
+
+
+def _base_experiments() -> list[ExperimentSpec]:
     common: dict[str, Any] = {"tasks": ("single-label",), "paper": PAPER}
     return [
         ExperimentSpec(

@@ -59,3 +59,20 @@ def test_musicnn_row_is_labelled_a_substitute(registry):
     feature = registry.get("features", exp.feature)
     assert feature.sample_rate == 16000
     assert feature.params["layer"] == "penultimate"
+
+
+def test_fixed_temperature_variants_of_fig_7(registry):
+    for base in ("openl3-mlp", "musicnn-mlp"):
+        parent = registry.get("experiments", f"lukashevich2023/{base}")
+        assert parent.calibration == "temperature"  # fitted on the validation tracks
+        for t in ("1.25", "1.5", "1.75"):
+            exp = registry.get("experiments", f"lukashevich2023/{base}-t{t}")
+            assert exp.calibration == f"temperature={t}"
+            assert (exp.feature, exp.model, exp.segments) == (
+                parent.feature,
+                parent.model,
+                parent.segments,
+            )
+            assert exp.requires_weights == parent.requires_weights
+            assert exp.description.startswith(parent.description)
+    assert registry.get("experiments", "lukashevich2023/resnet").calibration == "temperature"
