@@ -36,17 +36,32 @@ def _check(out: Path, experiment: str, dataset: str) -> dict:
     assert rows[0].get("status", "ok") == "ok", rows[0].get("error")
     for column in ("accuracy", "f1_macro", "roc_auc", "ece"):
         assert 0.0 <= float(rows[0][column]) <= 1.0, column
+    # calibrated beside raw: a temperature fitted on the validation tracks (or a fixed one)
+    assert float(rows[0]["temperature"]) > 0
+    assert 0.0 <= float(rows[0]["ece_calibrated"]) <= 1.0
     run = out / "runs" / experiment / dataset / "quick" / "seed-0"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["aggregation"] == "mean"
     with open(run / "predictions.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == metrics["n_test_tracks"]
+    assert (run / "predictions_calibrated.csv").is_file()
+    # the paper's reliability diagram: 10 equal-width bins of file-level confidence
+    reliability = json.loads((run / "reliability.json").read_text())
+    for table in (reliability["raw"]["10"], reliability["calibrated"]["10"]):
+        assert sum(table["top_label"]["count"]) == metrics["n_test_tracks"]
+        assert set(table["per_class"]) == set(metrics["classes"])
     return metrics
 
 
 def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
     pytest.importorskip("musicnn", reason="musicnn wheel not installed")
-    out = _run(tmp_path, "lukashevich2023/resnet", "lukashevich2023/musicnn-mlp")
+    out = _run(
+        tmp_path,
+        "lukashevich2023/resnet",
+        "lukashevich2023/musicnn-mlp",
+        "lukashevich2023/musicnn-mlp-t1.25",
+        "lukashevich2023/musicnn-mlp-mc-dropout",
+    )
     resnet = _check(out, "lukashevich2023/resnet", "synthetic-genres")
     assert resnet["n_train_tracks"] == 20 and resnet["cost"]["n_parameters"] == 26_282
     run = out / "runs" / "lukashevich2023/resnet" / "synthetic-genres" / "quick" / "seed-0"
@@ -55,6 +70,13 @@ def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
         assert len(list(csv.DictReader(f))) == 6 * resnet["n_test_tracks"]
     musicnn = _check(out, "lukashevich2023/musicnn-mlp", "synthetic-genres")
     assert musicnn["n_test_tracks"] == 20
+    fixed = _check(out, "lukashevich2023/musicnn-mlp-t1.25", "synthetic-genres")
+    assert fixed["metrics"]["temperature"] == 1.25
+    # same training, same raw probabilities; only the calibrated columns differ
+    assert fixed["metrics"]["accuracy"] == musicnn["metrics"]["accuracy"]
+    assert fixed["metrics"]["ece"] == pytest.approx(musicnn["metrics"]["ece"])
+    mc = _check(out, "lukashevich2023/musicnn-mlp-mc-dropout", "synthetic-genres")
+    assert mc["metrics"]["entropy"] > 0
 
 
 def test_openl3_row_fails_saying_which_weights(tmp_path, monkeypatch):

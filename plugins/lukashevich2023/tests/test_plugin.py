@@ -76,3 +76,17 @@ def test_fixed_temperature_variants_of_fig_7(registry):
             assert exp.requires_weights == parent.requires_weights
             assert exp.description.startswith(parent.description)
     assert registry.get("experiments", "lukashevich2023/resnet").calibration == "temperature"
+
+
+def test_mc_dropout_variants(registry):
+    for base in ("resnet", "openl3-mlp", "musicnn-mlp"):
+        parent = registry.get("experiments", f"lukashevich2023/{base}")
+        exp = registry.get("experiments", f"lukashevich2023/{base}-mc-dropout")
+        assert exp.profiles["paper"]["mc_dropout"] == 20
+        assert exp.profiles["quick"] == {**parent.profiles["quick"], "mc_dropout": 3}
+        assert (exp.feature, exp.model, exp.calibration) == (
+            parent.feature,
+            parent.model,
+            parent.calibration,
+        )
+        assert exp.requires_weights == parent.requires_weights
