@@ -83,7 +83,10 @@ def test_mc_dropout_variants(registry):
         parent = registry.get("experiments", f"lukashevich2023/{base}")
         exp = registry.get("experiments", f"lukashevich2023/{base}-mc-dropout")
         assert exp.profiles["paper"]["mc_dropout"] == 20
-        assert exp.profiles["quick"] == {**parent.profiles["quick"], "mc_dropout": 3}
+        if base == "resnet":  # kept out of quick runs: it would train the ResNet again
+            assert "quick" not in exp.profiles
+        else:
+            assert exp.profiles["quick"] == {**parent.profiles["quick"], "mc_dropout": 3}
         assert (exp.feature, exp.model, exp.calibration) == (
             parent.feature,
             parent.model,
