@@ -384,6 +384,39 @@ def test_multi_label_scores_vs_torchmetrics(seed, tmc, torch):
     assert m.multilabel_brier(y, p) == pytest.approx(mse, abs=TOL)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_multi_label_micro_auc_vs_sklearn(seed):
+    y, p = multi_label_case(seed)
+    assert m.multilabel_roc_auc_micro(y, p) == pytest.approx(
+        skm.roc_auc_score(y, p, average="micro"), abs=TOL
+    )
+    assert m.multilabel_pr_auc_micro(y, p) == pytest.approx(
+        skm.average_precision_score(y, p, average="micro"), abs=TOL
+    )
+    # micro pools the entries: it is not the macro mean over labels
+    assert m.multilabel_roc_auc_micro(y, p) != pytest.approx(m.multilabel_roc_auc(y, p)[0])
+
+
+def test_multi_label_micro_auc_hand_example():
+    # Pooled entries (y, p): (1, .9) (0, .8) (0, .1) (1, .7) -- 2 positives, 2 negatives.
+    # Pairs (pos, neg) ranked right: .9 > .8, .9 > .1, .7 > .1; wrong: .7 < .8 -> 3/4.
+    y = np.array([[1, 0], [0, 1]])
+    p = np.array([[0.9, 0.8], [0.1, 0.7]])
+    assert m.multilabel_roc_auc_micro(y, p) == pytest.approx(0.75, abs=TOL)
+    # Label 0 alone ranks perfectly (1.0), label 1 alone inversely (0.0): macro 0.5.
+    assert m.multilabel_roc_auc(y, p) == (pytest.approx(0.5), 0)
+    # Ranked .9 (+), .8 (-), .7 (+), .1 (-): precision 1 at recall 1/2, 2/3 at recall 1.
+    assert m.multilabel_pr_auc_micro(y, p) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3, abs=TOL)
+
+
+def test_multi_label_micro_auc_undefined_without_both_outcomes():
+    assert math.isnan(m.multilabel_roc_auc_micro(np.zeros((3, 2), int), np.full((3, 2), 0.3)))
+    assert math.isnan(m.multilabel_pr_auc_micro(np.ones((3, 2), int), np.full((3, 2), 0.3)))
+    # a label without positives does not stop the pooled score
+    y = np.array([[1, 0], [0, 0]])
+    assert m.multilabel_roc_auc_micro(y, np.array([[0.9, 0.2], [0.1, 0.3]])) == 1.0
+
+
 def test_multi_label_threshold_is_inclusive(tmc):
     y = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]])
     p = np.array([[0.5, 0.2, 0.7], [0.1, 0.5, 0.5], [0.9, 0.49, 0.5]])
@@ -513,7 +546,13 @@ def test_multi_label_validation(y, p, threshold, message):
     with pytest.raises(ValueError, match=message):
         m.multilabel_f1_macro(y, p, threshold)
     if message != "threshold":
-        for fn in (m.multilabel_roc_auc, m.multilabel_ece, m.multilabel_nll):
+        for fn in (
+            m.multilabel_roc_auc,
+            m.multilabel_roc_auc_micro,
+            m.multilabel_pr_auc_micro,
+            m.multilabel_ece,
+            m.multilabel_nll,
+        ):
             with pytest.raises(ValueError, match=message):
                 fn(y, p)
 
@@ -552,6 +591,8 @@ MULTI_COLUMNS = {
     "hamming_loss",
     "roc_auc",
     "pr_auc",
+    "roc_auc_micro",
+    "pr_auc_micro",
     "ece",
     "nll",
     "brier",

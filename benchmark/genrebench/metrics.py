@@ -19,7 +19,7 @@ probabilities):
 
 Every function validates its inputs and raises :class:`ValueError` saying what was
 expected (shapes, NaN, probabilities outside [0, 1], labels out of range).  Functions that
-skip classes (ROC-AUC, average precision) return ``(value, n_skipped)``.
+skip classes (macro ROC-AUC, macro average precision) return ``(value, n_skipped)``.
 """
 
 from __future__ import annotations
@@ -428,6 +428,31 @@ def multilabel_pr_auc(y: np.ndarray, probs: np.ndarray) -> tuple[float, int]:
     negative track.  Returns ``(mean, n_skipped)``; NaN when no label is usable."""
     y, p = check_multi_label(y, probs)
     return _macro_over_usable(skm.average_precision_score, y, p)
+
+
+def multilabel_roc_auc_micro(y: np.ndarray, probs: np.ndarray) -> float:
+    """Micro ROC-AUC: the binary ROC-AUC of all ``n x C`` entries pooled into one list
+    (sklearn ``roc_auc_score(average="micro")``).  This is what Keras' ``AUC()`` computes
+    by default for a multi-label output (``multi_label=False`` flattens the labels; Keras
+    approximates the curve on 200 thresholds).  NaN when the pooled entries are all 0 or
+    all 1.  Threshold-free."""
+    y, p = check_multi_label(y, probs)
+    return _pooled(skm.roc_auc_score, y, p)
+
+
+def multilabel_pr_auc_micro(y: np.ndarray, probs: np.ndarray) -> float:
+    """Micro average precision: sklearn's step-wise ``average_precision_score`` of all
+    ``n x C`` entries pooled into one list (``average="micro"``).  NaN when the pooled
+    entries are all 0 or all 1.  Threshold-free."""
+    y, p = check_multi_label(y, probs)
+    return _pooled(skm.average_precision_score, y, p)
+
+
+def _pooled(score, y: np.ndarray, p: np.ndarray) -> float:
+    positives = int(y.sum())
+    if positives == 0 or positives == y.size:
+        return float("nan")
+    return float(score(y.ravel(), p.ravel()))
 
 
 def _macro_over_usable(score, y: np.ndarray, p: np.ndarray) -> tuple[float, int]:

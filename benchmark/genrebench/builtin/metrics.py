@@ -189,6 +189,20 @@ _MULTI = [
         "macro average precision over labels with positives and negatives; also the number skipped",
     ),
     (
+        "roc_auc_micro",
+        m.multilabel_roc_auc_micro,
+        _no_threshold,
+        True,
+        "ROC-AUC of all label entries pooled (micro; what Keras' AUC() reports)",
+    ),
+    (
+        "pr_auc_micro",
+        m.multilabel_pr_auc_micro,
+        _no_threshold,
+        True,
+        "average precision of all label entries pooled (micro)",
+    ),
+    (
         "ece",
         m.multilabel_ece,
         _no_threshold,
