@@ -271,6 +271,61 @@ def test_torch_threads_are_capped_during_fit_and_predict_then_restored():
         assert torch.get_num_threads() == before
 
 
+def test_l1_penalty_adds_its_subgradient_to_every_parameter():
+    import torch
+
+    from genrebench.training import TorchClassifier, TrainConfig, l1_norm
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    y = np.arange(8) % 3
+    setup = ModelSetup("single-label", ["a", "b", "c"], (4,), 0, "cpu", {}, {})
+
+    def one_step(l1: float) -> list[torch.Tensor]:
+        # plain SGD without momentum: the step is exactly -lr * gradient
+        config = TrainConfig(epochs=1, batch_size=8, lr=0.1, optimizer="sgd", l1=l1)
+        config.extra["momentum"] = 0.0
+        torch.manual_seed(0)
+        model = TorchClassifier(torch.nn.Linear(4, 3), setup, config)
+        start = [p.detach().clone() for p in model.module.parameters()]
+        model.fit(x, y)
+        return start, [p.detach().clone() for p in model.module.parameters()], model
+
+    start, plain, _ = one_step(0.0)
+    start_l1, penalised, model = one_step(0.5)
+    for s0, s1 in zip(start, start_l1, strict=True):
+        torch.testing.assert_close(s0, s1)  # same initial weights
+    for s, a, b in zip(start, plain, penalised, strict=True):
+        # weights and biases alike move by an extra -lr * l1 * sign(p)
+        torch.testing.assert_close(b - a, -0.1 * 0.5 * torch.sign(s))
+    assert model.history[0]["l1_penalty"] == pytest.approx(
+        0.5 * l1_norm(model.module).item(), rel=1e-6
+    )
+    with pytest.raises(ConfigError, match="l1"):
+        TrainConfig.from_budget({}, l1=-1.0)
+
+
+def test_training_runs_with_deterministic_algorithms_then_restores_the_setting():
+    import torch
+
+    from genrebench.training import TorchClassifier, TrainConfig
+
+    before = torch.are_deterministic_algorithms_enabled()
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    y = np.arange(16) % 2
+    setup = ModelSetup("single-label", ["a", "b"], (4,), 0, "cpu", {}, {})
+    for flag in (True, False):
+        seen: list[bool] = []
+        model = TorchClassifier(torch.nn.Linear(4, 2), setup, TrainConfig(epochs=1))
+        model.config.deterministic = flag
+        model.module.register_forward_hook(
+            lambda *_, seen=seen: seen.append(torch.are_deterministic_algorithms_enabled())
+        )
+        model.fit(x, y)
+        assert set(seen) == {flag}
+        assert torch.are_deterministic_algorithms_enabled() == before
+
+
 def test_multilabel_stratified_split_keeps_every_tags_share():
     rng = np.random.default_rng(0)
     tags = [f"t{i}" for i in range(8)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -32,7 +33,9 @@ from genrebench.specs import ModelSetup
 class TrainConfig:
     """Optimisation settings.  ``lr_schedule(step) -> factor`` multiplies ``lr`` after each
     optimiser step (``None``: constant).  ``patience`` enables early stopping on validation
-    loss (the best weights are restored); it needs validation data."""
+    loss (the best weights are restored); it needs validation data.  The history's
+    ``train_loss`` is the data loss without the ``l1`` penalty, which is recorded apart
+    (``l1_penalty``, at the end of each epoch)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -53,6 +56,13 @@ class TrainConfig:
     #: On-the-fly augmentation of training batches, e.g. ``{"noise": 0.05, "time_mask": 20}``
     #: (see :mod:`genrebench.augment`); None: off.  Never applied when evaluating.
     augment: Mapping[str, Any] | None = None
+    #: L1 penalty: ``l1 * sum(|p|)`` over every trainable parameter (weights and biases)
+    #: is added to each batch's loss, as TensorFlow's ``l1_regularizer`` applied to all
+    #: trainable variables does.  0 turns it off.
+    l1: float = 0.0
+    #: Train with ``torch.use_deterministic_algorithms(True, warn_only=True)`` (restored
+    #: afterwards): ops with a deterministic variant use it; the others warn.
+    deterministic: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +80,8 @@ class TrainConfig:
                 f" batch_size={config.batch_size}, lr={config.lr}"
             )
         SpectrogramAugment.from_config(config.augment)  # a bad setting fails before training
+        if not config.l1 >= 0:
+            raise ConfigError(f"l1 must be >= 0, got {config.l1!r}")
         return config
 
 
@@ -82,6 +94,30 @@ def resolve_device(requested: str) -> str:
     if requested not in {"cpu", "cuda"}:
         raise ConfigError(f"--device must be auto, cpu or cuda, got {requested!r}")
     return requested
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
+    """Run the block with ``torch.use_deterministic_algorithms(enabled, warn_only=True)``,
+    then restore the previous setting.  Deterministic cuBLAS also needs
+    ``CUBLAS_WORKSPACE_CONFIG`` before its first use, so it is set (``:4096:8``) unless the
+    user set it."""
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def l1_norm(module: nn.Module) -> torch.Tensor:
+    """``sum(|p|)`` over every trainable parameter of ``module``."""
+    return sum(p.abs().sum() for p in module.parameters() if p.requires_grad)
 
 
 @contextmanager
@@ -174,7 +210,7 @@ class TorchClassifier:
         x_valid: np.ndarray | None = None,
         y_valid: np.ndarray | None = None,
     ) -> None:
-        with self._threads():
+        with self._threads(), deterministic_algorithms(self.config.deterministic):
             self._fit(x, y, x_valid, y_valid)
 
     @torch.no_grad()
@@ -223,7 +259,8 @@ class TorchClassifier:
                     xb = augment(xb, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(self.module(xb), yb)
-                loss.backward()
+                objective = loss + cfg.l1 * l1_norm(self.module) if cfg.l1 else loss
+                objective.backward()
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
@@ -234,6 +271,9 @@ class TorchClassifier:
                 "train_loss": total / seen,
                 "lr": optimizer.param_groups[0]["lr"],
             }
+            if cfg.l1:
+                with torch.no_grad():
+                    record["l1_penalty"] = float(cfg.l1 * l1_norm(self.module))
             if has_valid:
                 record["valid_loss"] = self._evaluate_loss(x_valid, yv, loss_fn)
             self.history.append(record)
