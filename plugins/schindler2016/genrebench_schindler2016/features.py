@@ -12,6 +12,9 @@ same stretch of audio whatever the representation.
 * Log-mel: power mel spectrogram (Hann window, Slaney mel filters 0–11 025 Hz, 80 bands,
   no centring), then ``10·log10(max(S, 1e-10))`` (dB, no top-dB clipping, so a value does
   not depend on the loudest frame of the track).
+* Log-mel as the report's code computed it (``logmel_report``): magnitude STFT with
+  ``n_fft`` 512, hop 256, Hann window, centred frames with zero padding, Slaney mel filters
+  (80 bands, 0–11 025 Hz), then the natural log ``ln(mel + 1e-6)``.
 * CQT: ``|librosa.cqt|`` from C1 (32.70 Hz), 12 bins per octave, 80 bins (the report:
   C1–G7, 6⅔ octaves) or 84 bins (the report's proposal: exactly 7 octaves, C1–B7), hop
   256, then ``20·log10(max(|C|, 1e-5))`` (dB).  The report's code fed the raw complex CQT
@@ -36,6 +39,11 @@ SEGMENT_FRAMES = 80
 #: window for the log-mel; 1.49 s for the CQT, whose lowest octave needs that much.
 MIN_SAMPLES_MEL = (SEGMENT_FRAMES - 1) * HOP + N_FFT  # 21 248 samples = 0.964 s
 MIN_SAMPLES_CQT = 32768
+#: The report's code: ``n_fft`` 512, centred frames (frame ``i`` centred on sample
+#: ``256·i``), so 80 frames need 79 hops of audio.
+N_FFT_REPORT = 512
+MIN_SAMPLES_REPORT = (SEGMENT_FRAMES - 1) * HOP  # 20 224 samples = 0.917 s
+LOG_OFFSET_REPORT = 1e-6
 
 
 def _mono_float(audio: np.ndarray, min_length: int) -> np.ndarray:
@@ -67,6 +75,28 @@ def logmel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         fmax=sample_rate / 2,
     )
     return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+
+
+def logmel_report(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(80, n_frames)`` float32 ``ln(mel magnitude + 1e-6)`` as the report's code computed
+    it (``melspectrogram`` in its ``gztan_utils.py``): frame ``i`` is centred on sample
+    ``256·i``, the signal zero-padded by 256 samples at both ends."""
+    import librosa
+
+    y = _mono_float(audio, MIN_SAMPLES_REPORT)
+    magnitude = np.abs(
+        librosa.stft(
+            y,
+            n_fft=N_FFT_REPORT,
+            hop_length=HOP,
+            win_length=N_FFT_REPORT,
+            window="hann",
+            center=True,
+            pad_mode="constant",
+        )
+    )
+    mel_basis = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT_REPORT, n_mels=N_MELS)
+    return np.log(mel_basis @ magnitude + LOG_OFFSET_REPORT).astype(np.float32)
 
 
 def logcqt(audio: np.ndarray, sample_rate: int, n_bins: int = 80) -> np.ndarray:

@@ -71,12 +71,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {"shallow": SHALLOW, "deep": DEEP}
 
 
 def make_activation(name: str, alpha: float) -> nn.Module:
-    """``leaky_relu`` (the original paper, slope ``alpha``) or ``relu`` (the report)."""
+    """``leaky_relu`` (the original paper, slope ``alpha``), ``relu`` (the report) or
+    ``none`` (identity: the report's code has no activation after the shallow network's
+    dense layer)."""
     if name == "leaky_relu":
         return nn.LeakyReLU(negative_slope=alpha)
     if name == "relu":
         return nn.ReLU()
-    raise ConfigError(f"unknown activation {name!r}; expected 'leaky_relu' or 'relu'")
+    if name == "none":
+        return nn.Identity()
+    raise ConfigError(f"unknown activation {name!r}; expected 'leaky_relu', 'relu' or 'none'")
 
 
 def same_padding(kernel: tuple[int, int]) -> nn.ZeroPad2d:
@@ -87,13 +91,15 @@ def same_padding(kernel: tuple[int, int]) -> nn.ZeroPad2d:
     return nn.ZeroPad2d((left, kw - 1 - left, top, kh - 1 - top))
 
 
-def _pipeline(stages: Sequence[Stage], activation: str, alpha: float) -> nn.Sequential:
+def _pipeline(
+    stages: Sequence[Stage], activation: str, alpha: float, bias: bool = True
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     channels = 1
     for stage in stages:
         layers += [
             same_padding(stage.kernel),
-            nn.Conv2d(channels, stage.filters, stage.kernel),
+            nn.Conv2d(channels, stage.filters, stage.kernel, bias=bias),
             make_activation(activation, alpha),
             nn.MaxPool2d(stage.pool, stride=stage.pool),
         ]
@@ -105,7 +111,9 @@ class ParallelCNN(nn.Module):
     """Two convolutional pipelines over the same spectrogram, merged into a dense head.
 
     ``arch`` is ``"shallow"`` or ``"deep"``; ``input_shape`` is ``(n_bands, n_frames)``
-    (80×80 in the paper, 84×80 for the 84-bin CQT).
+    (80×80 in the paper, 84×80 for the 84-bin CQT).  ``conv_bias=False`` drops the
+    convolution biases and ``dense_activation`` sets the activation after the 200-unit
+    layer (``"same"``: the convolutions' one), as the report's code needs.
     """
 
     def __init__(
@@ -118,6 +126,8 @@ class ParallelCNN(nn.Module):
         alpha: float = 0.3,
         dropout: float | None = None,
         hidden: int = 200,
+        conv_bias: bool = True,
+        dense_activation: str = "same",
     ) -> None:
         super().__init__()
         if arch not in ARCHITECTURES:
@@ -127,8 +137,8 @@ class ParallelCNN(nn.Module):
         spec = ARCHITECTURES[arch]
         self.arch = arch
         self.input_shape = tuple(int(s) for s in input_shape[-2:])
-        self.spectral = _pipeline(spec["spectral"], activation, alpha)
-        self.temporal = _pipeline(spec["temporal"], activation, alpha)
+        self.spectral = _pipeline(spec["spectral"], activation, alpha, conv_bias)
+        self.temporal = _pipeline(spec["temporal"], activation, alpha, conv_bias)
         with torch.no_grad():
             probe = torch.zeros(1, 1, *self.input_shape)
             self.merged_features = int(self.spectral(probe).numel() + self.temporal(probe).numel())
@@ -136,7 +146,9 @@ class ParallelCNN(nn.Module):
             raise ConfigError(f"input {self.input_shape} is too small for the {arch} network")
         self.dropout = nn.Dropout(spec["dropout"] if dropout is None else dropout)
         self.hidden = nn.Linear(self.merged_features, hidden)
-        self.hidden_activation = make_activation(activation, alpha)
+        self.hidden_activation = make_activation(
+            activation if dense_activation == "same" else dense_activation, alpha
+        )
         self.output = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,6 +200,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "alpha": 0.3,
     "dropout": None,  # None: the architecture's own (0.1 shallow, 0.25 deep)
     "hidden": 200,
+    "conv_bias": True,
+    "dense_activation": "same",  # or "none", "relu", "leaky_relu"
     "lr_schedule": None,  # None (constant) or "exp"
     "decay_rate": 0.9,
     "decay_steps": 3000,
@@ -201,7 +215,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "init": "xavier",
     "standardize": "global",
 }
-_ARCH_KEYS = ("activation", "alpha", "dropout", "hidden")
+_ARCH_KEYS = ("activation", "alpha", "dropout", "hidden", "conv_bias", "dense_activation")
 _SCHEDULE_KEYS = ("lr_schedule", "decay_rate", "decay_steps", "decay_staircase")
 
 
@@ -237,6 +251,8 @@ def build_network(arch: str, setup: ModelSetup) -> ParallelCNN:
         alpha=float(params["alpha"]),
         dropout=None if params["dropout"] is None else float(params["dropout"]),
         hidden=int(params["hidden"]),
+        conv_bias=bool(params["conv_bias"]),
+        dense_activation=str(params["dense_activation"]),
     )
 
 
