@@ -237,6 +237,8 @@ def train_model(ctx: JobContext, inputs: Inputs) -> Trained:
     seconds = time.perf_counter() - started
     if hasattr(model, "history"):
         ctx.provenance["training_history"] = jsonable(model.history)
+    if hasattr(model, "config"):  # the effective training settings (TorchClassifier)
+        ctx.provenance["train_config"] = jsonable(model.config)
     return Trained(model, seconds)
 
 

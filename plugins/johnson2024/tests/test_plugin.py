@@ -65,7 +65,8 @@ def test_experiments_bind_what_they_say(registry):
         assert exp.paper
         registry.get("models", exp.model)  # the model exists
     random = registry.get("experiments", "johnson2024/dense-random-split").split
-    assert dict(random.ratios) == {"train": 0.72, "valid": 0.18, "test": 0.10}
+    # the paper's roles: "72% training, 18% testing, and 10% validation"
+    assert dict(random.ratios) == {"train": 0.72, "test": 0.18, "valid": 0.10}
     assert registry.get("experiments", "johnson2024/dense").dataset_options == {
         "tags": "top10",
         "outside_tags": "drop",
@@ -79,6 +80,12 @@ def test_paper_profile_is_the_papers_budget(registry):
     assert "max_train_tracks" not in paper
     quick = registry.get("experiments", "johnson2024/dense").profiles["quick"]
     assert quick["max_train_tracks"] == 350 and quick["max_test_tracks"] == 75
+    # the validation part is capped too (early stopping on 75 tracks, as in the paper's run)
+    assert quick["max_valid_tracks"] == 75
+    for name in EXPERIMENTS:
+        quick = registry.get("experiments", name).profiles["quick"]
+        caps = {k for k in quick if k.startswith("max_") and k.endswith("_tracks")}
+        assert caps == {"max_train_tracks", "max_valid_tracks", "max_test_tracks"}, name
     assert quick["epochs"] <= 30
 
 

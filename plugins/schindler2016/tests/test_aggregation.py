@@ -115,3 +115,42 @@ def test_three_accuracies_on_a_hand_made_test_set():
     assert raw == pytest.approx(4 / 6)
     assert acc_mean == pytest.approx(0.5)
     assert acc_vote == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- report's code
+def _softmax32(logits: np.ndarray) -> np.ndarray:
+    """Probabilities as TorchClassifier returns them: float32 softmax, then float64."""
+    import torch
+
+    return torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=1).double().numpy()
+
+
+def test_geometric_rule_picks_the_class_of_the_summed_logits():
+    # The report's code takes argmax of the logits summed over a track's segments.  A
+    # segment's log-softmax is its logits minus one constant (the log-sum-exp), so the
+    # summed log-probabilities -- the core's geometric rule -- rank classes the same way.
+    rng = np.random.default_rng(0)
+    agree = 0
+    for _ in range(500):
+        logits = rng.normal(scale=4.0, size=(15, 10))
+        by_logits = int(np.argmax(logits.sum(axis=0)))
+        by_geometric = int(np.argmax(get_aggregation("geometric")(_softmax32(logits))))
+        agree += by_logits == by_geometric
+    assert agree == 500
+    # ... which is not the summed-probability rule: 500 random tracks disagree somewhere
+    disagree = sum(
+        int(np.argmax(logits.sum(0))) != int(np.argmax(_softmax32(logits).sum(0)))
+        for logits in rng.normal(scale=4.0, size=(500, 15, 10))
+    )
+    assert disagree > 0
+
+
+def test_geometric_rule_differs_from_summed_logits_once_probabilities_are_clipped():
+    # The geometric rule clips probabilities at 1e-12 (a logit gap beyond ln 1e12 = 27.6)
+    # before the log, so a segment that rules a class out much more strongly than that no
+    # longer counts in full.  Summed logits: class 0 = 30, class 1 = 40, so class 1; summed
+    # clipped log-probabilities: class 0 = -27.6 (instead of -40), class 1 = -20 - 10 = -30,
+    # so class 0.
+    logits = np.array([[0.0, 40.0], [20.0, 0.0], [10.0, 0.0]])
+    assert int(np.argmax(logits.sum(axis=0))) == 1
+    assert int(np.argmax(get_aggregation("geometric")(_softmax32(logits)))) == 0

@@ -26,6 +26,25 @@ def test_097_second_clip_gives_80_frames():
     assert pytest.approx(0.9636, abs=1e-4) == (79 * F.HOP + F.N_FFT) / SR
 
 
+def test_report_logmel_is_the_reports_computation():
+    import librosa
+
+    y = _sine(440.0, 2.0)
+    mel = F.logmel_report(y, SR)
+    assert mel.dtype == np.float32
+    assert mel.shape == (80, 1 + len(y) // F.HOP)  # centred frames
+    # written out as the report's gztan_utils.melspectrogram does it
+    spec = np.abs(librosa.stft(y, n_fft=512, hop_length=256, win_length=512, pad_mode="constant"))
+    expected = np.log(librosa.filters.mel(sr=SR, n_fft=512, n_mels=80) @ spec + 1e-6)
+    np.testing.assert_allclose(mel, expected, rtol=1e-5, atol=1e-5)
+    # natural log, not dB: silence sits at ln(1e-6), and no standardisation
+    assert F.logmel_report(np.zeros(SR, np.float32), SR).max() == pytest.approx(np.log(1e-6))
+    # the report's clips (20 224-20 479 samples) give its 80 frames; shorter audio is padded
+    assert F.logmel_report(y[:20224], SR).shape == (80, 80)
+    assert F.logmel_report(y[:20479], SR).shape == (80, 80)
+    assert F.logmel_report(y[:1000], SR).shape == (80, 80)
+
+
 def test_frame_rate_matches_hop():
     y = _sine(220.0, 8.0)
     mel = F.logmel(y, SR)

@@ -103,6 +103,31 @@ def test_activation_and_dropout_options():
         ParallelCNN("medium", 10)
 
 
+def test_report_code_options_no_conv_bias_and_dense_activation():
+    # The report's code: conv2d(use_bias=False); 2 x 16 and 2 x (16 + 32 + 64 + 128) = 480
+    # biases fewer than with biases
+    assert count_parameters(ParallelCNN("shallow", 10, conv_bias=False)) == 2_060_610
+    assert count_parameters(ParallelCNN("deep", 10, conv_bias=False)) == 1_279_522
+    shallow = ParallelCNN("shallow", 10, activation="relu", dense_activation="none")
+    assert isinstance(shallow.hidden_activation, nn.Identity)
+    assert sum(isinstance(m, nn.ReLU) for m in shallow.modules()) == 2  # the convolutions
+    deep = ParallelCNN("deep", 10, activation="relu", conv_bias=False)
+    assert isinstance(deep.hidden_activation, nn.ReLU)  # "same": ReLU after fc1
+    assert all(m.bias is None for m in deep.modules() if isinstance(m, nn.Conv2d))
+    assert deep.hidden.bias is not None and deep.output.bias is not None  # dense keep theirs
+
+
+def test_report_code_training_settings():
+    from genrebench_schindler2016.plugin import REPORT_CODE
+
+    cfg = build_config({**REPORT_CODE, "lr": 5e-5}, {"epochs": 2})
+    assert cfg.l1 == 1e-4 and cfg.standardize is None and cfg.epochs == 2
+    assert not cfg.extra  # conv_bias / activation are network settings, not training ones
+    model = create(_setup(params={**REPORT_CODE, "dense_activation": "none"}), "shallow")
+    assert model.n_parameters() == 2_060_610
+    assert model.config.l1 == 1e-4
+
+
 def test_same_padding_keeps_size_for_even_kernels():
     net = ParallelCNN("shallow", 10)
     pad, conv = net.temporal[0], net.temporal[1]
