@@ -194,7 +194,7 @@ def reported(
             dataset="gtzan",
             source=source,
             note=f"{epochs} epochs; GTZAN 750 / 250 tracks, 15 segments each, one run of the "
-            "report's TensorFlow code (ReLU, L1 1e-4, ln-mel n_fft 512, summed logits)",
+            "report's TensorFlow code (see the -report-code experiments)",
         )
         for epochs in (100, 200)
         for metric, value in zip(REPORT_COLUMNS, table[(arch, epochs)], strict=True)
