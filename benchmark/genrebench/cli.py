@@ -124,11 +124,12 @@ def cmd_bench(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
-    from genrebench import ensembles, leaderboard
-    from genrebench.cache import default_cache_dir
+    from genrebench import ensembles
     from genrebench.executors import parse_executor
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.runner import RunOptions, plan
 
+    if args.suite:
+        return _run_suite(registry, args)
     options = RunOptions(
         experiments=args.experiments,
         datasets=args.dataset or (),
@@ -136,19 +137,12 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         dataset_options=dict(args.dataset_option or ()),
         split=args.split,
         split_ratios=args.split_ratios,
-        split_seed=args.split_seed,
-        profile=args.profile,
-        seeds=args.seeds,
-        seed_start=args.seed_start,
-        out=args.out,
-        jobs=args.jobs,
-        device=args.device,
-        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
-        progress=sys.stderr.isatty() and not args.no_progress,
-        strict=args.strict,
-        executor=args.executor,
-        scheduler=args.scheduler,
+        split_seed=_given(args.split_seed, 0),
+        profile=_given(args.profile, "quick"),
+        seeds=_given(args.seeds, 1),
+        seed_start=_given(args.seed_start, 0),
         calibration=args.calibration,
+        **_common_run_options(args, args.out or Path("runs")),
     )
     parse_executor(options.executor, options.scheduler)  # bad values exit 2 before any work
     if options.data_root is not None and not options.datasets:
@@ -159,13 +153,133 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
-    runner = Runner(registry, options)
-    runner.load_datasets(jobs)
-    results = runner.run(jobs)
-    results += ensembles.run_all(runner, ensemble_jobs, results)
-    _summarise_problems(runner)
-    board = leaderboard.build(leaderboard.find_results([options.out / "runs"]))
-    paths = leaderboard.write(board, args.leaderboard_out or options.out)
+    results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)])
+    return _write_leaderboard([options.out / "runs"], args.leaderboard_out or options.out, results)
+
+
+def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
+    """``run --suite``: check the whole suite, plan and load every run's data, then run;
+    the leaderboard holds exactly the suite's jobs and sits beside a copy of its file."""
+    from genrebench import ensembles, suites
+    from genrebench.executors import parse_executor
+    from genrebench.runner import plan
+
+    suite = suites.resolve(registry, args.suite)
+    fixed = {
+        "EXPERIMENT": args.experiments,
+        "--dataset": args.dataset,
+        "--dataset-option": args.dataset_option,
+        "--split": args.split,
+        "--split-ratios": args.split_ratios,
+        "--split-seed": args.split_seed,
+        "--profile": args.profile,
+        "--seeds": args.seeds,
+        "--seed-start": args.seed_start,
+        "--calibration": args.calibration,
+    }
+    given = [flag for flag, value in fixed.items() if value not in (None, [])]
+    if given:
+        raise ConfigError(
+            f"suite {suite.name!r} ({suite.path}) fixes {', '.join(given)}: edit the suite "
+            "file, or a copy of it, instead"
+        )
+    suites.check(suite, registry, args.data_root)
+    parse_executor(args.executor, args.scheduler)
+    out = args.out or Path("runs") / suite.name
+    option_sets = suites.run_options(
+        suite, registry, args.data_root, **_common_run_options(args, out)
+    )
+    planned = []
+    for options in option_sets:
+        jobs, notes = plan(registry, options)
+        ensemble_jobs, ensemble_notes = ensembles.plan_ensembles(registry, options)
+        for note in notes + ensemble_notes:
+            print(f"note: {note}", file=sys.stderr)
+        planned.append((options, jobs, ensemble_jobs))
+    results, folders = _run_jobs(registry, planned)
+    board_out = args.leaderboard_out or Path("leaderboards") / suite.name
+    board_out.mkdir(parents=True, exist_ok=True)
+    copy = board_out / "suite.toml"
+    if not copy.exists() or copy.resolve() != suite.path.resolve():
+        copy.write_text(suite.text, encoding="utf-8")
+    return _write_leaderboard([f / "metrics.json" for f in folders], board_out, results)
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _common_run_options(args: argparse.Namespace, out: Path) -> dict:
+    from genrebench.cache import default_cache_dir
+
+    return dict(
+        out=out,
+        jobs=args.jobs,
+        device=args.device,
+        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        progress=sys.stderr.isatty() and not args.no_progress,
+        strict=args.strict,
+        executor=args.executor,
+        scheduler=args.scheduler,
+    )
+
+
+def _run_jobs(registry: Registry, planned: list) -> tuple[list[dict], list[Path]]:
+    """Load every data set of every planned run first (a bad data root stops everything
+    before any training), then run each run's jobs and its ensembles (cross-experiment,
+    then seed ensembles); all their results and folders."""
+    from genrebench import ensembles
+    from genrebench.runner import Runner
+
+    runners = []
+    for options, jobs, ensemble_jobs in planned:
+        runner = Runner(registry, options)
+        runner.load_datasets(jobs)
+        runners.append((runner, jobs, ensemble_jobs))
+    results, folders = [], []
+    for runner, jobs, ensemble_jobs in runners:
+        ran = runner.run(jobs)
+        combined = ensembles.run_all(runner, ensemble_jobs, ran)
+        results += ran + combined
+        folders += [runner.job_dir(job) for job in jobs]
+        folders += [_ensemble_folder(runner.options.out, r) for r in combined]
+        _summarise_problems(runner)
+    return results, folders
+
+
+def _ensemble_folder(out: Path, result: dict) -> Path:
+    """Where :mod:`genrebench.ensembles` saved an ensemble's result."""
+    from genrebench.ensembles import SEED_ENSEMBLE
+
+    root = out / "runs"
+    if result["seed"] == "ensemble":
+        name = result.get("ensemble", {}).get("of") or result["experiment"].removesuffix(
+            " (seed ensemble)"
+        )
+        return root / name / result["dataset"] / result["profile"] / SEED_ENSEMBLE
+    return (
+        root
+        / result["experiment"]
+        / result["dataset"]
+        / result["profile"]
+        / (f"seed-{result['seed']}")
+    )
+
+
+def _board(sources: Sequence[Path]):
+    """The leaderboard of the jobs under ``sources``, with intervals and significance marks;
+    and the results it was built from."""
+    from genrebench import leaderboard, stats
+
+    results = leaderboard.find_results(sources)
+    return stats.annotate(leaderboard.build(results), results), results
+
+
+def _write_leaderboard(sources: list[Path], out: Path, results: list[dict]) -> int:
+    from genrebench import leaderboard
+
+    board, _ = _board(sources)
+    paths = leaderboard.write(board, out)
     print(f"leaderboard: {paths[0]}", file=sys.stderr)
     failed = [r for r in results if r["status"] != "ok"]
     if failed:
@@ -173,6 +287,35 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
             f"{len(failed)} of {len(results)} runs failed (see their metrics.json)", file=sys.stderr
         )
     return 1 if failed else 0
+
+
+def cmd_suites(registry: Registry, args: argparse.Namespace) -> int:
+    from genrebench import suites
+
+    found, broken = suites.known(registry)
+    if args.json:
+        listing = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "path": str(s.path),
+                "plugin": s.plugin,
+                "runs": suites.describe(s),
+            }
+            for s in found.values()
+        ]
+        print(json.dumps({"suites": listing, "broken": broken}, indent=2))
+        return 0
+    for suite in found.values():
+        print(f"{suite.name:<16} {suite.description}")
+        print(f"{'':<16} {suite.path} ({suite.plugin})")
+        for line in suites.describe(suite):
+            print(f"{'':<16}   {line}")
+    for path, message in broken.items():
+        print(f"warning: suite file {path} is broken: {message}", file=sys.stderr)
+    if not found:
+        print("no suites registered (run one from a file: genrebench run --suite PATH)")
+    return 0
 
 
 def _summarise_problems(runner) -> None:
@@ -187,10 +330,70 @@ def _summarise_problems(runner) -> None:
 def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard
 
-    board = leaderboard.build(leaderboard.find_results(args.run_dirs or [Path("runs")]))
+    board, _ = _board(args.run_dirs or [Path("runs")])
     paths = leaderboard.write(board, args.out)
     print(paths[0].read_text())
     return 0
+
+
+def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
+    from genrebench import leaderboard, stats
+
+    results = leaderboard.find_results(_run_sources(registry, args))
+    rows, skipped = stats.load_rows(results)
+    chosen = []
+    for name in (args.a, args.b):
+        found = [
+            key
+            for key in rows
+            if key[0] == name
+            and (args.dataset is None or key[1] == args.dataset)
+            and (args.profile is None or key[2] == args.profile)
+        ]
+        if not found:
+            known = sorted({k[0] for k in rows})
+            reason = [why for k, why in skipped.items() if k[0] == name]
+            raise ConfigError(
+                f"no finished run of {name!r}"
+                + (f" on {args.dataset}" if args.dataset else "")
+                + (f" with profile {args.profile}" if args.profile else "")
+                + (f" with readable predictions ({reason[0]})" if reason else "")
+                + f"; experiments with runs: {', '.join(known) or '(none)'}"
+            )
+        chosen.append(found)
+    pairs = [(a, b) for a in chosen[0] for b in chosen[1] if a[1:] == b[1:]]
+    if not pairs:
+        where = lambda keys: ", ".join(f"{k[1]}/{k[2]}" for k in keys)  # noqa: E731
+        raise stats.NotComparable(
+            f"{args.a} ran on {where(chosen[0])} and {args.b} on {where(chosen[1])}: no common "
+            "data set and profile, so there are no shared test tracks to compare on"
+        )
+    if len(pairs) > 1:
+        raise ConfigError(
+            "both ran on several data sets/profiles ("
+            + ", ".join(f"{a[1]}/{a[2]}" for a, _ in pairs)
+            + "): choose one with --dataset and --profile"
+        )
+    a, b = pairs[0]
+    row_a, row_b = rows[a], rows[b]
+    if args.metric not in stats.columns_of(row_a):
+        raise ConfigError(
+            f"metric {args.metric!r} has no bootstrap form for {row_a.task} rows; choose one "
+            f"of {', '.join(stats.columns_of(row_a))}"
+        )
+    c = stats.compare(row_a, row_b, metric=args.metric)
+    print(stats.describe_comparison(c))
+    return 0
+
+
+def _run_sources(registry: Registry, args: argparse.Namespace) -> list[Path]:
+    """The run folders a command reads: RUN_DIR arguments, or a suite's runs folder."""
+    if getattr(args, "suite", None):
+        from genrebench import suites
+
+        suite = suites.resolve(registry, args.suite)
+        return [Path("runs") / suite.name]
+    return list(args.run_dirs) or [Path("runs")]
 
 
 def cmd_data_check(registry: Registry, args: argparse.Namespace) -> int:
@@ -305,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="experiment names or globs (default: all registered)",
     )
     p.add_argument(
+        "--suite",
+        metavar="NAME|PATH",
+        help="run a benchmark suite (see genrebench suites): its experiments, data sets, "
+        "profile, seeds and split; writes leaderboards/<suite>/ unless --leaderboard-out",
+    )
+    p.add_argument(
         "--dataset",
         action="append",
         metavar="NAME",
@@ -332,17 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--split-seed",
         type=_nonnegative_int,
-        default=0,
         help="seed of seeded splits (default 0, the same for every training seed)",
     )
     p.add_argument(
         "--profile",
-        default="quick",
         metavar="PROFILE",
         help="training budget: quick (demos, CI), paper (the paper's own), or an extra "
         "profile some experiments define (e.g. paper-200ep); default quick",
     )
-    p.add_argument("--seeds", type=_positive_int, default=1, help="number of training seeds")
+    p.add_argument("--seeds", type=_positive_int, help="number of training seeds (default 1)")
     p.add_argument(
         "--calibration",
         metavar="NAME",
@@ -350,13 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         "temperature, temperature-per-label (multi-label), temperature=<T> (fixed), none, or "
         "a plugin's (default: each experiment's own, usually temperature)",
     )
-    p.add_argument("--seed-start", type=_nonnegative_int, default=0, help="first seed")
+    p.add_argument("--seed-start", type=_nonnegative_int, help="first seed (default 0)")
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("runs"),
         metavar="DIR",
-        help="where runs and the leaderboard are written (default: runs)",
+        help="where runs and the leaderboard are written (default: runs; runs/<suite> for a suite)",
     )
     p.add_argument(
         "--leaderboard-out",
@@ -401,6 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_run)
 
+    p = add_parser("suites", help="list the benchmark suites (genrebench run --suite NAME)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_suites)
+
     p = add_parser("leaderboard", help="rebuild the leaderboard from saved runs")
     p.add_argument(
         "run_dirs",
@@ -417,6 +627,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write leaderboard.md/.csv/.json (default: leaderboards)",
     )
     p.set_defaults(handler=cmd_leaderboard)
+
+    p = add_parser(
+        "compare",
+        help="compare two experiments on the same test tracks (paired bootstrap, McNemar)",
+    )
+    p.add_argument("a", metavar="A", help="experiment name")
+    p.add_argument("b", metavar="B", help="experiment name")
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR", help="folders holding runs")
+    p.add_argument("--suite", metavar="NAME|PATH", help="read the suite's runs (runs/<suite>)")
+    p.add_argument("--dataset", metavar="NAME", help="the data set, when both ran on several")
+    p.add_argument("--profile", metavar="PROFILE", help="the profile, when both ran with several")
+    p.add_argument(
+        "--metric", default="accuracy", help="metric of the bootstrap (default accuracy)"
+    )
+    p.set_defaults(handler=cmd_compare)
 
     p = add_parser("data", help="data set utilities")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")

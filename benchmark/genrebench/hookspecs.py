@@ -8,6 +8,7 @@ names must be unique across all plugins.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -69,6 +70,14 @@ def genrebench_register_calibrators() -> list[CalibratorSpec] | None:
 def genrebench_register_ensembles() -> list[EnsembleSpec] | None:
     """Called once at start-up.  Return :class:`~genrebench.specs.EnsembleSpec` objects:
     combinations of experiments evaluated from their saved predictions after they ran."""
+
+
+@hookspec
+def genrebench_register_suites() -> list[str | os.PathLike] | None:
+    """Called when suites are listed or one is run by name.  Return paths of benchmark
+    suite files (TOML, see :mod:`genrebench.suites`) this plugin ships, for example
+    ``[importlib.resources.files(__package__) / "suites" / "gtzan-paper.toml"]``;
+    ``genrebench run --suite NAME`` then runs one by its ``name``."""
 
 
 # --------------------------------------------------------------------------- run lifecycle

@@ -60,7 +60,8 @@ MARKDOWN_TITLES = {"temperature": "T"}
 
 
 def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Every ``metrics.json`` under ``paths`` (folders searched recursively)."""
+    """Every ``metrics.json`` under ``paths`` (folders searched recursively), each with
+    ``job_dir``: the folder holding it and the job's predictions."""
     results = []
     for root in paths:
         root = Path(root)
@@ -75,7 +76,7 @@ def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
             problem = result_problem(result)
             if problem is not None:
                 raise ConfigError(f"{file} is not a job's metrics.json: {problem}")
-            results.append(result)
+            results.append({**result, "job_dir": str(file.parent)})
     return results
 
 
@@ -196,16 +197,34 @@ def _costs(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-readable table: one section per data set, mean ± std over seeds."""
+    """A GitHub-readable table: one section per data set; each cell the mean over seeds
+    with its 95 % interval ``0.775 [0.70, 0.84]`` where :mod:`genrebench.stats` gave one,
+    else ``mean ± std`` over seeds."""
     if frame.empty:
         return "# genrebench leaderboard\n\nNo results.\n"
+    with_ci = any(c.endswith("_ci_low") for c in frame.columns)
+    with_marks = "significance" in frame.columns
     lines = [
         "# genrebench leaderboard",
         "",
-        "Mean ± standard deviation over seeds; per-track metrics (see the README for their "
-        "exact definitions). Rows are sorted by accuracy.",
+        "Per-track metrics (see the README for their exact definitions), mean over seeds. "
+        + (
+            "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks "
+            "and seeds; `±`: the standard deviation over seeds where there is no interval. "
+            if with_ci
+            else "`±`: the standard deviation over seeds. "
+        )
+        + "Rows are sorted by accuracy.",
         "",
     ]
+    if with_marks:
+        lines += [
+            "**vs best**: rows on the same test tracks are compared with the most accurate "
+            "one (paired bootstrap of the accuracy difference, Holm-corrected); **bold** "
+            "accuracy: the best row and every row not significantly different from it "
+            "(p >= 0.05); `p=` the corrected p-value. McNemar's test is in the CSV/JSON.",
+            "",
+        ]
     for (ds, prof), part in frame.groupby(["dataset", "profile"], sort=True):
         shown = [c for c in MARKDOWN_METRICS if c in part and part[c].notna().any()]
         shown += [
@@ -220,7 +239,8 @@ def to_markdown(frame: pd.DataFrame) -> str:
             else MARKDOWN_TITLES.get(c, c)
             for c in shown
         ]
-        header = ["experiment", *titles, "train s", "infer ms/track", "params", "seeds"]
+        marks = ["vs best"] if with_marks else []
+        header = ["experiment", *marks, *titles, "train s", "infer ms/track", "params", "seeds"]
         lines += [
             f"## {ds} ({task}, profile `{prof}`)",
             "",
@@ -235,7 +255,12 @@ def to_markdown(frame: pd.DataFrame) -> str:
                 )
             else:
                 cells = [f"`{row['experiment']}`"]
-                cells += [_mean_std(row, c) for c in shown]
+                cells += [_versus_best(row)] if with_marks else []
+                bold = with_marks and row.get("significance") in ("best", "tied")
+                cells += [
+                    f"**{_mean_std(row, c)}**" if bold and c == "accuracy" else _mean_std(row, c)
+                    for c in shown
+                ]
                 cells += [
                     _num(row.get("train_seconds"), "{:.1f}"),
                     _num(row.get("inference_seconds_per_track", math.nan) * 1000, "{:.2f}"),
@@ -263,10 +288,27 @@ def _num(value: Any, fmt: str) -> str:
 
 def _mean_std(row: pd.Series, column: str) -> str:
     mean, std = row.get(column), row.get(f"{column}_std")
+    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
     text = _num(mean, "{:.3f}")
-    if text != "–" and std is not None and not math.isnan(float(std)):
+    if text == "–":
+        return text
+    if _num(low, "{}") != "–" and _num(high, "{}") != "–":
+        return f"{text} [{float(low):.2f}, {float(high):.2f}]"
+    if std is not None and not math.isnan(float(std)):
         text += f" ± {float(std):.3f}"
     return text
+
+
+def _versus_best(row: pd.Series) -> str:
+    mark = row.get("significance") or ""
+    p = _p_value(row.get("p_vs_best_holm"))
+    return {"best": "best", "tied": f"≈ ({p})", "worse": p}.get(mark, "–")
+
+
+def _p_value(value: Any) -> str:
+    if _num(value, "{}") == "–":
+        return "–"
+    return "p<0.001" if float(value) < 0.001 else f"p={float(value):.3f}"
 
 
 def write(frame: pd.DataFrame, out: Path) -> list[Path]:

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = (
     "genrebench.builtin.reference",
     "genrebench.builtin.synthetic",
     "genrebench.builtin.datasets",
+    "genrebench.builtin.suites",
 )
 KINDS = (
     "datasets",

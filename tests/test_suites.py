@@ -1,0 +1,198 @@
+"""Benchmark suites: parsing, errors with file and line, the shipped suites, discovery
+through the hook, and ``genrebench run --suite`` end to end on the example plugin."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genrebench import hookimpl, suites
+from genrebench.cli import main
+from genrebench.plugins import load_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SUITE = """\
+# a suite over the example plugin
+name = "example"
+description = "the example plugin on its tones"
+
+[[runs]]
+experiments = ["example/*"]
+datasets = ["example-tones"]
+seeds = 2
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            'name = "x"\ndescripton = "y"\n[[runs]]\nexperiments = ["a"]\n',
+            2,
+            "did you mean 'description'",
+        ),
+        ('name = "x"\n\n[[runs]]\nexperiments = ["a"]\nseed = 2\n', 5, "did you mean 'seeds'"),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\n[[runs]]\nexperiments = ["b"]\n'
+            'profle = "q"\n',
+            6,
+            "'profile'",
+        ),
+        ('name = "x"\n[[runs]]\nexperiments = ["a"]\nseeds = "two"\n', 4, "expected a int"),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\nseeds = 0\n',
+            4,
+            "expected a whole number >= 1",
+        ),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\n'
+            "split_ratios = { train = 0.7, tset = 0.3 }\n",
+            4,
+            "did you mean 'test'",
+        ),
+        ('name = "x"\n[[runs]]\nexperiments = ["a",\n', 3, "invalid TOML"),
+        ('name = "x"\n[[runs]]\ndatasets = ["a"]\n', 2, "has no 'experiments'"),
+        ('description = "x"\n[[runs]]\nexperiments = ["a"]\n', 1, "has no 'name'"),
+    ],
+)
+def test_malformed_suite_files_are_rejected_with_file_and_line(tmp_path, text, line, message):
+    path = write(tmp_path, text)
+    with pytest.raises(suites.SuiteError) as info:
+        suites.load(path)
+    assert str(info.value).startswith(f"{path}:{line}:"), str(info.value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "line", "message"),
+    [
+        (
+            '"example/*"',
+            '"example/centroid", "exampel/centroid"',
+            6,
+            "did you mean 'example/centroid'",
+        ),
+        ('"example/*"', '"nothing/*"', 6, "glob matches no experiment"),
+        ('"example-tones"', '"example-tone"', 7, "did you mean 'example-tones'"),
+        ("seeds = 2", 'seeds = 2\nprofile = "papr"', 9, "did you mean 'paper'"),
+    ],
+)
+def test_unknown_names_are_rejected_before_any_work(tmp_path, replace, by, line, message, capsys):
+    path = write(tmp_path, EXAMPLE_SUITE.replace(replace, by))
+    out = tmp_path / "runs"
+    assert main(["run", "--suite", str(path), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}:" in err and message in err, err
+    assert not out.exists()
+
+
+def test_a_data_root_placeholder_needs_data_root(tmp_path, capsys):
+    text = EXAMPLE_SUITE + 'data_root = "{data_root}/tones"\n'
+    path = write(tmp_path, text)
+    assert main(["run", "--suite", str(path), "--out", str(tmp_path / "r")]) == 2
+    assert f"{path}:9:" in capsys.readouterr().err
+    [options] = suites.run_options(suites.load(path), load_plugins(), Path("/data"))
+    assert options.data_root == Path("/data/tones")
+
+
+def test_options_a_suite_fixes_are_refused_on_the_command_line(tmp_path, capsys):
+    path = write(tmp_path, EXAMPLE_SUITE)
+    assert main(["run", "--suite", str(path), "--seeds", "3", "--out", str(tmp_path)]) == 2
+    assert "fixes --seeds" in capsys.readouterr().err
+
+
+def test_two_runs_of_one_experiment_on_one_data_set_and_profile_are_refused(tmp_path):
+    path = write(
+        tmp_path,
+        EXAMPLE_SUITE
+        + '\n[[runs]]\nexperiments = ["example/centroid"]\ndatasets = ["example-tones"]\n',
+    )
+    with pytest.raises(suites.SuiteError, match="again"):
+        suites.check(suites.load(path), load_plugins())
+
+
+def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(tmp_path):
+    path = write(tmp_path, EXAMPLE_SUITE)
+    board_dir = tmp_path / "board"
+    args = ["run", "--suite", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--leaderboard-out", str(board_dir)]) == 0
+    assert (board_dir / "suite.toml").read_text() == EXAMPLE_SUITE
+    board = pd.read_csv(board_dir / "leaderboard.csv")
+    assert list(board["experiment"]) == ["example/centroid"]
+    assert board.loc[0, "n_seeds"] == 2
+    assert (
+        board.loc[0, "accuracy_ci_low"]
+        <= board.loc[0, "accuracy"]
+        <= board.loc[0, "accuracy_ci_high"]
+    )
+    markdown = (board_dir / "leaderboard.md").read_text()
+    assert "example/centroid" in markdown and " [" in markdown
+    # A stale job of another experiment in the same runs folder is not on the suite's board.
+    stale = tmp_path / "runs" / "runs" / "other" / "example-tones" / "quick" / "seed-0"
+    stale.mkdir(parents=True)
+    (stale / "metrics.json").write_text(
+        json.dumps(
+            {
+                "experiment": "other",
+                "dataset": "example-tones",
+                "profile": "quick",
+                "seed": 0,
+                "status": "failed",
+                "error": "x",
+            }
+        )
+    )
+    assert main([*args, "--leaderboard-out", str(board_dir)]) == 0
+    assert "other" not in set(pd.read_csv(board_dir / "leaderboard.csv")["experiment"])
+
+
+def test_plugins_ship_suites_through_the_hook(tmp_path, capsys):
+    path = write(tmp_path, EXAMPLE_SUITE)
+    plugin = types.ModuleType("suite_plugin")
+
+    @hookimpl
+    def genrebench_register_suites():
+        return [path]
+
+    plugin.genrebench_register_suites = genrebench_register_suites
+    registry = load_plugins(extra=[plugin])
+    found, broken = suites.known(registry)
+    assert found["example"].path == path and found["example"].plugin == "suite_plugin"
+    assert suites.resolve(registry, "example").name == "example"
+    assert not broken
+    clash = write(tmp_path, EXAMPLE_SUITE.replace("a suite", "another suite"), "other.toml")
+    plugin.genrebench_register_suites = hookimpl(lambda: [path, clash])
+    with pytest.raises(Exception, match="defined twice"):
+        suites.known(load_plugins(extra=[plugin]))
+
+
+def test_suites_command_lists_the_core_suites(capsys):
+    assert main(["suites", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    names = {s["name"] for s in listing["suites"]}
+    assert {"main", "full", "gtzan", "mtg-jamendo", "fma-small"} <= names
+    assert not listing["broken"]
+
+
+@pytest.mark.parametrize(
+    "folder", sorted((ROOT / "leaderboards").glob("*/suite.toml")), ids=lambda p: p.parent.name
+)
+def test_shipped_suites_parse_and_name_registered_things(folder):
+    suite = suites.load(folder)
+    assert suite.name == folder.parent.name
+    assert suite.description
+    registry = load_plugins()
+    missing = [p for run in suite.runs for p in run.experiments if not suites.expand(registry, p)]
+    if missing:
+        pytest.skip(f"plugins not installed for {', '.join(missing)}")
+    suites.check(suite, registry, data_root=Path("/data"))
