@@ -222,7 +222,9 @@ def to_markdown(frame: pd.DataFrame) -> str:
             "**vs best**: rows on the same test tracks are compared with the most accurate "
             "one (paired bootstrap of the accuracy difference, Holm-corrected); **bold** "
             "accuracy: the best row and every row not significantly different from it "
-            "(p >= 0.05); `p=` the corrected p-value. McNemar's test is in the CSV/JSON.",
+            "(p >= 0.05); `p=` the corrected p-value. Where a section holds rows on different "
+            "test tracks (another split), each set is compared on its own (letters A, B). "
+            "McNemar's test is in the CSV/JSON; `genrebench compare A B` prints both in full.",
             "",
         ]
     for (ds, prof), part in frame.groupby(["dataset", "profile"], sort=True):
@@ -247,6 +249,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
             "| " + " | ".join(header) + " |",
             "|" + "---|" * len(header),
         ]
+        groups = _group_letters(part) if with_marks else {}
         for _, row in part.iterrows():
             if row["status"] == "failed":
                 reason = str(row["error"]).replace("|", "/")[:120]
@@ -255,7 +258,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
                 )
             else:
                 cells = [f"`{row['experiment']}`"]
-                cells += [_versus_best(row)] if with_marks else []
+                cells += [_versus_best(row, groups)] if with_marks else []
                 bold = with_marks and row.get("significance") in ("best", "tied")
                 cells += [
                     f"**{_mean_std(row, c)}**" if bold and c == "accuracy" else _mean_std(row, c)
@@ -299,10 +302,20 @@ def _mean_std(row: pd.Series, column: str) -> str:
     return text
 
 
-def _versus_best(row: pd.Series) -> str:
+def _group_letters(part: pd.DataFrame) -> dict[float, str]:
+    """A letter per comparison group when a section has several (rows on other test
+    tracks are compared among themselves), else nothing."""
+    numbers = [g for g in dict.fromkeys(part.get("comparison_group", [])) if g == g]
+    return {g: f" {chr(65 + i)}" for i, g in enumerate(numbers)} if len(numbers) > 1 else {}
+
+
+def _versus_best(row: pd.Series, groups: dict[float, str]) -> str:
     mark = row.get("significance") or ""
     p = _p_value(row.get("p_vs_best_holm"))
-    return {"best": "best", "tied": f"≈ ({p})", "worse": p}.get(mark, "–")
+    letter = groups.get(row.get("comparison_group"), "")
+    return {"best": f"best{letter}", "tied": f"≈{letter} ({p})", "worse": f"{p}{letter}"}.get(
+        mark, "–"
+    )
 
 
 def _p_value(value: Any) -> str:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,9 @@ class RowData:
     #: Per-seed, per-track parts of further columns: ``accuracy_raw`` (correct and total
     #: segments per track) and ``accuracy_<rule>`` (track correct under that rule).
     extra: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: The calibrated test probabilities (``predictions_calibrated.csv``) when every seed
+    #: has them: the ``<metric>_calibrated`` columns.
+    calibrated: np.ndarray | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -104,7 +107,7 @@ def load_rows(results: Iterable[Mapping[str, Any]]) -> tuple[dict[tuple, RowData
 def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
     first = runs[0]
     task, classes = first["task"], list(first["classes"])
-    track_ids, y, probs, extra = None, None, [], {}
+    track_ids, y, probs, calibrated, extra = None, None, [], [], {}
     for r in runs:
         ids, labels, p = read_predictions(Path(r["job_dir"]) / "predictions.csv", classes, task)
         if track_ids is None:
@@ -114,6 +117,11 @@ def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
                 f"seed {r['seed']} was tested on other tracks than seed {first['seed']}"
             )
         probs.append(p)
+        calibrated_file = Path(r["job_dir"]) / "predictions_calibrated.csv"
+        if calibrated_file.exists():
+            ids, _, p = read_predictions(calibrated_file, classes, task)
+            if ids == track_ids:
+                calibrated.append(p)
     for r in runs:
         for column, parts in _extra_parts(r, track_ids, y, task, classes).items():
             extra.setdefault(column, ([], []))
@@ -130,6 +138,7 @@ def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
         probs=np.stack(probs),
         thresholds=np.array([float(r.get("threshold", 0.5) or 0.5) for r in runs]),
         extra=complete,
+        calibrated=np.stack(calibrated) if len(calibrated) == len(runs) else None,
     )
 
 
@@ -399,14 +408,24 @@ WEIGHTED: dict[str, dict[str, WeightedMetric]] = {
 }
 
 
+CALIBRATED = "_calibrated"
+
+
 def columns_of(row: RowData) -> list[str]:
     """The metric columns of ``row`` that get an interval."""
-    return [*WEIGHTED[row.task], *row.extra]
+    calibrated = (
+        [f"{c}{CALIBRATED}" for c in WEIGHTED[row.task]] if row.calibrated is not None else []
+    )
+    return [*WEIGHTED[row.task], *row.extra, *calibrated]
 
 
 def weighted(row: RowData, column: str) -> WeightedMetric:
     if column in row.extra:
         return _extra(column)
+    if column.endswith(CALIBRATED) and row.calibrated is not None:
+        score = WEIGHTED[row.task][column.removesuffix(CALIBRATED)]
+        shadow = replace(row, probs=row.calibrated, calibrated=None, extra={})
+        return lambda _row, w: score(shadow, w)
     return WEIGHTED[row.task][column]
 
 
