@@ -202,7 +202,10 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     copy = board_out / "suite.toml"
     if not copy.exists() or copy.resolve() != suite.path.resolve():
         copy.write_text(suite.text, encoding="utf-8")
-    return _write_leaderboard([f / "metrics.json" for f in folders], board_out, results)
+    sources = [f / "metrics.json" for f in folders]
+    status = _write_leaderboard(sources, board_out, results)
+    _write_report(registry, sources, board_out / "report.html", suite, board_out / "report.png")
+    return status
 
 
 def _given(value, default):
@@ -273,6 +276,23 @@ def _board(sources: Sequence[Path]):
 
     results = leaderboard.find_results(sources)
     return stats.annotate(leaderboard.build(results), results), results
+
+
+def _write_report(registry, sources, out: Path, suite=None, headline: Path | None = None) -> None:
+    from genrebench import report
+
+    board, results = _board(sources)
+    title = f"genrebench suite {suite.name}" if suite else "genrebench report"
+    report.write(
+        out,
+        board,
+        results,
+        registry,
+        title=title,
+        description=suite.description if suite else "",
+        headline=headline,
+    )
+    print(f"report: {out}", file=sys.stderr)
 
 
 def _write_leaderboard(sources: list[Path], out: Path, results: list[dict]) -> int:
@@ -383,6 +403,15 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
         )
     c = stats.compare(row_a, row_b, metric=args.metric)
     print(stats.describe_comparison(c))
+    return 0
+
+
+def cmd_report(registry: Registry, args: argparse.Namespace) -> int:
+    from genrebench import suites
+
+    suite = suites.resolve(registry, args.suite) if args.suite else None
+    default = Path("leaderboards") / suite.name / "report.html" if suite else Path("report.html")
+    _write_report(registry, _run_sources(registry, args), args.out or default, suite, args.headline)
     return 0
 
 
@@ -642,6 +671,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric", default="accuracy", help="metric of the bootstrap (default accuracy)"
     )
     p.set_defaults(handler=cmd_compare)
+
+    p = add_parser(
+        "report", help="one self-contained HTML report of saved runs (tables, plots, provenance)"
+    )
+    p.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR", help="folders holding runs")
+    p.add_argument("--suite", metavar="NAME|PATH", help="report on the suite's runs (runs/<suite>)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the HTML file (default: report.html; leaderboards/<suite>/report.html for a suite)",
+    )
+    p.add_argument(
+        "--headline", type=Path, metavar="PNG", help="also save the headline picture here"
+    )
+    p.set_defaults(handler=cmd_report)
 
     p = add_parser("data", help="data set utilities")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")

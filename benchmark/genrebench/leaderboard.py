@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,37 +197,34 @@ def _costs(result: dict[str, Any]) -> dict[str, Any]:
     return {k: cost.get(k) for k in COSTS}
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-readable table: one section per data set; each cell the mean over seeds
-    with its 95 % interval ``0.775 [0.70, 0.84]`` where :mod:`genrebench.stats` gave one,
-    else ``mean ± std`` over seeds."""
-    if frame.empty:
-        return "# genrebench leaderboard\n\nNo results.\n"
-    with_ci = any(c.endswith("_ci_low") for c in frame.columns)
+@dataclass
+class Cell:
+    """One table cell: its text, shown strong (bold) or as code (names)."""
+
+    text: str
+    strong: bool = False
+    code: bool = False
+
+
+@dataclass
+class SectionTable:
+    """The leaderboard rows of one data set and profile, formatted for reading."""
+
+    dataset: str
+    profile: str
+    task: str
+    header: list[str]
+    rows: list[list[Cell]]
+    #: Per row: the error of a failed row ("" otherwise); its other cells are empty.
+    errors: list[str]
+
+
+def section_tables(frame: pd.DataFrame) -> list[SectionTable]:
+    """One table per data set and profile; each metric cell the mean over seeds with its
+    95 % interval ``0.775 [0.70, 0.84]`` where :mod:`genrebench.stats` gave one, else
+    ``mean ± std`` over seeds; a ``vs best`` column where rows were compared."""
     with_marks = "significance" in frame.columns
-    lines = [
-        "# genrebench leaderboard",
-        "",
-        "Per-track metrics (see the README for their exact definitions), mean over seeds. "
-        + (
-            "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks "
-            "and seeds; `±`: the standard deviation over seeds where there is no interval. "
-            if with_ci
-            else "`±`: the standard deviation over seeds. "
-        )
-        + "Rows are sorted by accuracy.",
-        "",
-    ]
-    if with_marks:
-        lines += [
-            "**vs best**: rows on the same test tracks are compared with the most accurate "
-            "one (paired bootstrap of the accuracy difference, Holm-corrected); **bold** "
-            "accuracy: the best row and every row not significantly different from it "
-            "(p >= 0.05); `p=` the corrected p-value. Where a section holds rows on different "
-            "test tracks (another split), each set is compared on its own (letters A, B). "
-            "McNemar's test is in the CSV/JSON; `genrebench compare A B` prints both in full.",
-            "",
-        ]
+    tables = []
     for (ds, prof), part in frame.groupby(["dataset", "profile"], sort=True):
         shown = [c for c in MARKDOWN_METRICS if c in part and part[c].notna().any()]
         shown += [
@@ -243,34 +241,74 @@ def to_markdown(frame: pd.DataFrame) -> str:
         ]
         marks = ["vs best"] if with_marks else []
         header = ["experiment", *marks, *titles, "train s", "infer ms/track", "params", "seeds"]
-        lines += [
-            f"## {ds} ({task}, profile `{prof}`)",
-            "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-        ]
         groups = _group_letters(part) if with_marks else {}
+        rows, errors = [], []
         for _, row in part.iterrows():
+            name = Cell(str(row["experiment"]), code=True)
             if row["status"] == "failed":
-                reason = str(row["error"]).replace("|", "/")[:120]
-                cells = [f"`{row['experiment']}`", f"**failed**: {reason}"] + [""] * (
-                    len(header) - 2
-                )
-            else:
-                cells = [f"`{row['experiment']}`"]
-                cells += [_versus_best(row, groups)] if with_marks else []
-                bold = with_marks and row.get("significance") in ("best", "tied")
-                cells += [
-                    f"**{_mean_std(row, c)}**" if bold and c == "accuracy" else _mean_std(row, c)
-                    for c in shown
-                ]
-                cells += [
-                    _num(row.get("train_seconds"), "{:.1f}"),
-                    _num(row.get("inference_seconds_per_track", math.nan) * 1000, "{:.2f}"),
-                    _num(row.get("n_parameters"), "{:,.0f}"),
-                    _seeds_cell(row),
-                ]
-            lines.append("| " + " | ".join(cells) + " |")
+                rows.append([name] + [Cell("")] * (len(header) - 1))
+                errors.append(str(row["error"]))
+                continue
+            bold = with_marks and row.get("significance") in ("best", "tied")
+            cells = [name]
+            cells += [Cell(_versus_best(row, groups))] if with_marks else []
+            cells += [Cell(_mean_std(row, c), strong=bold and c == "accuracy") for c in shown]
+            cells += [
+                Cell(_num(row.get("train_seconds"), "{:.1f}")),
+                Cell(_num(row.get("inference_seconds_per_track", math.nan) * 1000, "{:.2f}")),
+                Cell(_num(row.get("n_parameters"), "{:,.0f}")),
+                Cell(_seeds_cell(row)),
+            ]
+            rows.append(cells)
+            errors.append("")
+        tables.append(SectionTable(str(ds), str(prof), str(task), header, rows, errors))
+    return tables
+
+
+def legend(frame: pd.DataFrame) -> list[str]:
+    """The paragraphs that explain the tables' notation."""
+    with_ci = any(c.endswith("_ci_low") for c in frame.columns)
+    lines = [
+        "Per-track metrics (see the README for their exact definitions), mean over seeds. "
+        + (
+            "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks "
+            "and seeds; `±`: the standard deviation over seeds where there is no interval. "
+            if with_ci
+            else "`±`: the standard deviation over seeds. "
+        )
+        + "Rows are sorted by accuracy."
+    ]
+    if "significance" in frame.columns:
+        lines.append(
+            "**vs best**: rows on the same test tracks are compared with the most accurate "
+            "one (paired bootstrap of the accuracy difference, Holm-corrected); **bold** "
+            "accuracy: the best row and every row not significantly different from it "
+            "(p >= 0.05); `p=` the corrected p-value. Where a section holds rows on different "
+            "test tracks (another split), each set is compared on its own (letters A, B). "
+            "McNemar's test is in the CSV/JSON; `genrebench compare A B` prints both in full."
+        )
+    return lines
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-readable page: the legend, then one table per data set and profile."""
+    if frame.empty:
+        return "# genrebench leaderboard\n\nNo results.\n"
+    lines = ["# genrebench leaderboard", ""]
+    for paragraph in legend(frame):
+        lines += [paragraph, ""]
+    for table in section_tables(frame):
+        lines += [
+            f"## {table.dataset} ({table.task}, profile `{table.profile}`)",
+            "",
+            "| " + " | ".join(table.header) + " |",
+            "|" + "---|" * len(table.header),
+        ]
+        for cells, error in zip(table.rows, table.errors, strict=True):
+            texts = [_markdown(c) for c in cells]
+            if error:
+                texts[1] = "**failed**: " + error.replace("|", "/")[:120]
+            lines.append("| " + " | ".join(texts) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -280,6 +318,11 @@ def _seeds_cell(row: pd.Series) -> str:
     if of.startswith("seeds "):  # one seed ensemble, of several seeds
         return f"ensemble of {len(of.removeprefix('seeds ').split(','))}"
     return f"{row['n_seeds']}" + (f" ({row['n_failed']} failed)" if row["n_failed"] else "")
+
+
+def _markdown(cell: Cell) -> str:
+    text = f"`{cell.text}`" if cell.code else cell.text
+    return f"**{text}**" if cell.strong and text else text
 
 
 def _num(value: Any, fmt: str) -> str:

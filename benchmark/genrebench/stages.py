@@ -18,6 +18,7 @@ read, tested and shipped to another process stage by stage.  Writing the job's f
 
 from __future__ import annotations
 
+import hashlib
 import random
 import sys
 import time
@@ -142,6 +143,7 @@ def choose_tracks(ctx: JobContext) -> Split:
         "note": split.note,
         "holdout_valid": split.holdout_valid,
         **{p: len(split.part(p)) for p in ("train", "valid", "test")},
+        "sha256": {p: split_checksum(split.part(p)) for p in ("train", "valid", "test")},
     }
     ctx.provenance["dataset_notes"] = list(ctx.dataset.notes)
     return split
@@ -311,6 +313,12 @@ def score_calibrated(
 
 
 # --------------------------------------------------------------------------- helpers
+def split_checksum(track_ids: Sequence[str]) -> str:
+    """SHA-256 of a split part's sorted track ids, one per line: two runs with the same
+    checksum trained (or were tested) on exactly the same tracks."""
+    return hashlib.sha256("\n".join(sorted(track_ids)).encode()).hexdigest()
+
+
 def calibrated_columns(
     specs: Sequence[MetricSpec], task: str, predictions: Predictions, calibrated: Calibrated
 ) -> dict[str, float]:
