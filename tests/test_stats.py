@@ -4,6 +4,9 @@ refusal to compare rows tested on different tracks."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,37 +15,8 @@ from scipy import stats as scipy_stats
 from genrebench import stats
 from genrebench.plugins import load_plugins
 
-
-def make_row(
-    task="single-label", n_seeds=2, n_tracks=40, n_classes=5, seed=0, skill=1.5, key=None, y=None
-):
-    """A row of ``n_seeds`` random models; ``skill`` raises the true class's logit.  The
-    labels are drawn from ``seed`` unless given, so rows made with different seeds and the
-    same ``y`` are paired on the same tracks."""
-    rng = np.random.default_rng(seed)
-    classes = [f"c{k}" for k in range(n_classes)]
-    if task == "single-label":
-        y = rng.integers(0, n_classes, n_tracks) if y is None else y
-        logits = rng.normal(size=(n_seeds, n_tracks, n_classes))
-        logits[:, np.arange(n_tracks), y] += skill
-        # Quantise so that ties between tracks occur (ROC-AUC and AP must handle them).
-        probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
-        probs = np.round(probs, 2)
-        probs = probs / probs.sum(axis=2, keepdims=True)
-    else:
-        y = (rng.random((n_tracks, n_classes)) < 0.3).astype(np.int64)
-        logits = rng.normal(size=(n_seeds, n_tracks, n_classes)) + skill * (2 * y - 1)
-        probs = np.round(1 / (1 + np.exp(-logits)), 2)
-    return stats.RowData(
-        key=key or ("exp", "data", "quick"),
-        task=task,
-        classes=classes,
-        seeds=list(range(n_seeds)),
-        track_ids=[f"t{i:03d}" for i in range(n_tracks)],
-        y=y,
-        probs=probs,
-        thresholds=np.full(n_seeds, 0.5),
-    )
+sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
+from stats_fixtures import make_row, save_rows
 
 
 @pytest.mark.parametrize("task", ["single-label", "multi-label"])
@@ -144,49 +118,11 @@ def test_rows_on_different_test_tracks_are_not_compared():
         stats.compare(a, b)
 
 
-def _board_and_results(tmp_path, rows):
-    """Write rows as job folders and return (board, results) as the leaderboard sees them."""
-    from genrebench import leaderboard, outputs
-    from genrebench.stages import compute_metrics
-
-    specs = load_plugins(autoload=False).specs("metrics")
-    for row in rows:
-        for s, seed in enumerate(row.seeds):
-            folder = tmp_path / row.key[0] / f"seed-{seed}"
-            folder.mkdir(parents=True)
-            outputs.save_predictions(
-                folder / "predictions.csv",
-                row.track_ids,
-                row.y,
-                row.probs[s],
-                row.classes,
-                row.task,
-            )
-            scores = compute_metrics(specs, row.task, row.y, row.probs[s], 0.5)
-            outputs.write_json(
-                folder / "metrics.json",
-                {
-                    "experiment": row.key[0],
-                    "dataset": row.key[1],
-                    "profile": row.key[2],
-                    "seed": seed,
-                    "status": "ok",
-                    "task": row.task,
-                    "classes": row.classes,
-                    "threshold": 0.5,
-                    "metrics": scores,
-                    "cost": {},
-                },
-            )
-    results = leaderboard.find_results([tmp_path])
-    return leaderboard.build(results), results
-
-
 def test_holm_marks_the_best_and_the_rows_not_significantly_worse(tmp_path):
     strong = make_row(n_seeds=2, skill=4.0, key=("strong", "d", "q"))
     close = make_row(n_seeds=2, skill=4.0, seed=1, key=("close", "d", "q"), y=strong.y)
     weak = make_row(n_seeds=2, skill=0.0, seed=2, key=("weak", "d", "q"), y=strong.y)
-    board, results = _board_and_results(tmp_path, [strong, close, weak])
+    board, results = save_rows(tmp_path, [strong, close, weak])
     marked = stats.annotate(board, results).set_index("experiment")
     best = marked["accuracy"].idxmax()
     assert marked.loc[best, "significance"] == "best"
@@ -234,7 +170,7 @@ def test_compare_command_prints_one_comparison_and_refuses_other_test_tracks(tmp
     a = make_row(n_seeds=2, skill=3.0, key=("a", "d", "q"))
     b = make_row(n_seeds=1, skill=1.0, seed=3, key=("b", "d", "q"), y=a.y)
     other = make_row(n_seeds=1, n_tracks=30, key=("c", "d", "q"))
-    _board_and_results(tmp_path, [a, b, other])
+    save_rows(tmp_path, [a, b, other])
     assert main(["compare", "a", "b", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "a vs b on d (profile q), 40 shared test tracks" in out

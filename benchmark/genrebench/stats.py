@@ -288,15 +288,15 @@ def _per_class_ece(row: RowData, w: np.ndarray) -> np.ndarray:
 def _ranked(score: str) -> WeightedMetric:
     """Weighted macro ROC-AUC or average precision over the classes (labels) with at least
     one positive and one negative track in the resample, as
-    :func:`genrebench.metrics.roc_auc` / ``multilabel_pr_auc``."""
+    :func:`genrebench.metrics.roc_auc` / ``multilabel_pr_auc``; every seed and class at
+    once."""
 
     def compute(row: RowData, w: np.ndarray) -> np.ndarray:
         truth = row.y if row.task == "multi-label" else _one_hot(row.y, len(row.classes))
-        values = np.full((w.shape[0], row.n_seeds, len(row.classes)), np.nan)
-        for s in range(row.n_seeds):
-            for k in range(len(row.classes)):
-                fn = _weighted_auc if score == "auc" else _weighted_ap
-                values[:, s, k] = fn(row.probs[s, :, k], truth[:, k].astype(float), w)
+        scores = np.moveaxis(row.probs, 2, 1)  # (S, C, T)
+        truth = np.broadcast_to(truth.T.astype(float), scores.shape)
+        fn = _weighted_auc if score == "auc" else _weighted_ap
+        values = fn(scores, truth, w)  # (B, S, C)
         with np.errstate(all="ignore"):
             usable = np.isfinite(values).any(axis=2)
             mean = np.nansum(values, axis=2) / np.maximum(np.isfinite(values).sum(axis=2), 1)
@@ -305,41 +305,50 @@ def _ranked(score: str) -> WeightedMetric:
     return compute
 
 
-def _tie_groups(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For scores in sorted order: each position's group start and group end (exclusive)."""
-    new = np.r_[True, ordered[1:] != ordered[:-1]]
-    starts = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    ends = np.r_[starts[1:], len(ordered)]
-    return starts[group], ends[group]
+def _sorted_groups(scores: np.ndarray, descending: bool):
+    """Sort each row of ``scores`` (..., T) and return the order and, per sorted position,
+    the start and the end (exclusive) of its group of tied scores."""
+    order = np.argsort(-scores if descending else scores, axis=-1, kind="stable")
+    ordered = np.take_along_axis(scores, order, axis=-1)
+    positions = np.arange(scores.shape[-1])
+    edge = np.ones(scores.shape, dtype=bool)
+    edge[..., 1:] = ordered[..., 1:] != ordered[..., :-1]  # first of a group
+    start = np.maximum.accumulate(np.where(edge, positions, 0), axis=-1)
+    last = np.ones(scores.shape, dtype=bool)
+    last[..., :-1] = edge[..., 1:]  # last of a group
+    end = np.minimum.accumulate(np.where(last, positions + 1, scores.shape[-1])[..., ::-1], -1)
+    return order, start, end[..., ::-1]
 
 
-def _weighted_auc(score: np.ndarray, truth: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Mann-Whitney AUC with track weights: P(positive scores above negative) + ties / 2."""
-    order = np.argsort(score, kind="stable")
-    start, end = _tie_groups(score[order])
-    wo, pos = w[:, order], truth[order]
-    neg_cum = np.concatenate([np.zeros((w.shape[0], 1)), np.cumsum(wo * (1 - pos), axis=1)], 1)
-    below = neg_cum[:, start]
-    tied = neg_cum[:, end] - below
-    n_pos, n_neg = wo @ pos, wo @ (1 - pos)
-    numerator = (wo * pos * (below + 0.5 * tied)).sum(axis=1)
+def _weighted_auc(scores: np.ndarray, truth: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC with track weights, P(a positive scores above a negative) + ties /
+    2, of every row of ``scores`` (S, C, T) against ``truth``: (B, S, C)."""
+    order, start, end = _sorted_groups(scores, descending=False)
+    pos = np.take_along_axis(truth, order, axis=-1)
+    wo = w[:, order]  # (B, S, C, T)
+    neg_cum = np.zeros((*wo.shape[:-1], wo.shape[-1] + 1))
+    np.cumsum(wo * (1 - pos), axis=-1, out=neg_cum[..., 1:])
+    below = np.take_along_axis(neg_cum, np.broadcast_to(start, wo.shape), axis=-1)
+    tied = np.take_along_axis(neg_cum, np.broadcast_to(end, wo.shape), axis=-1) - below
+    n_pos, n_neg = (wo * pos).sum(-1), (wo * (1 - pos)).sum(-1)
+    numerator = (wo * pos * (below + 0.5 * tied)).sum(axis=-1)
     with np.errstate(all="ignore"):
         return np.where((n_pos > 0) & (n_neg > 0), numerator / (n_pos * n_neg), np.nan)
 
 
-def _weighted_ap(score: np.ndarray, truth: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _weighted_ap(scores: np.ndarray, truth: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Average precision (scikit-learn's step-wise sum over distinct thresholds) with track
-    weights."""
-    order = np.argsort(-score, kind="stable")
-    _, end = _tie_groups(-score[order])
-    wo, pos = w[:, order], truth[order]
-    tp = np.cumsum(wo * pos, axis=1)[:, end - 1]
-    seen = np.cumsum(wo, axis=1)[:, end - 1]
+    weights, of every row of ``scores`` (S, C, T): (B, S, C)."""
+    order, _, end = _sorted_groups(scores, descending=True)
+    pos = np.take_along_axis(truth, order, axis=-1)
+    wo = w[:, order]
+    at_end = np.broadcast_to(end - 1, wo.shape)
+    tp = np.take_along_axis(np.cumsum(wo * pos, axis=-1), at_end, axis=-1)
+    seen = np.take_along_axis(np.cumsum(wo, axis=-1), at_end, axis=-1)
     precision = _ratio(tp, seen)
-    n_pos, n_neg = wo @ pos, wo @ (1 - pos)
+    n_pos, n_neg = (wo * pos).sum(-1), (wo * (1 - pos)).sum(-1)
     with np.errstate(all="ignore"):
-        ap = (wo * pos * precision).sum(axis=1) / n_pos
+        ap = (wo * pos * precision).sum(axis=-1) / n_pos
     return np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
 
 

@@ -1,0 +1,80 @@
+"""Leaderboard rows of random models with known labels, for the statistics tests and
+benchmarks: as :class:`genrebench.stats.RowData`, or saved as job folders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrebench import stats
+from genrebench.plugins import load_plugins
+
+
+def make_row(
+    task="single-label", n_seeds=2, n_tracks=40, n_classes=5, seed=0, skill=1.5, key=None, y=None
+):
+    """A row of ``n_seeds`` random models; ``skill`` raises the true class's logit.  The
+    labels are drawn from ``seed`` unless given, so rows made with different seeds and the
+    same ``y`` are paired on the same tracks."""
+    rng = np.random.default_rng(seed)
+    classes = [f"c{k}" for k in range(n_classes)]
+    if task == "single-label":
+        y = rng.integers(0, n_classes, n_tracks) if y is None else y
+        logits = rng.normal(size=(n_seeds, n_tracks, n_classes))
+        logits[:, np.arange(n_tracks), y] += skill
+        # Quantise so that ties between tracks occur (ROC-AUC and AP must handle them).
+        probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+        probs = np.round(probs, 2)
+        probs = probs / probs.sum(axis=2, keepdims=True)
+    else:
+        if y is None:
+            y = (rng.random((n_tracks, n_classes)) < 0.3).astype(np.int64)
+        logits = rng.normal(size=(n_seeds, n_tracks, n_classes)) + skill * (2 * y - 1)
+        probs = np.round(1 / (1 + np.exp(-logits)), 2)
+    return stats.RowData(
+        key=key or ("exp", "data", "quick"),
+        task=task,
+        classes=classes,
+        seeds=list(range(n_seeds)),
+        track_ids=[f"t{i:03d}" for i in range(n_tracks)],
+        y=y,
+        probs=probs,
+        thresholds=np.full(n_seeds, 0.5),
+    )
+
+
+def save_rows(tmp_path, rows):
+    """Write rows as job folders and return (board, results) as the leaderboard sees them."""
+    from genrebench import leaderboard, outputs
+    from genrebench.stages import compute_metrics
+
+    specs = load_plugins(autoload=False).specs("metrics")
+    for row in rows:
+        for s, seed in enumerate(row.seeds):
+            folder = tmp_path / row.key[0] / row.key[1] / f"seed-{seed}"
+            folder.mkdir(parents=True)
+            outputs.save_predictions(
+                folder / "predictions.csv",
+                row.track_ids,
+                row.y,
+                row.probs[s],
+                row.classes,
+                row.task,
+            )
+            scores = compute_metrics(specs, row.task, row.y, row.probs[s], 0.5)
+            outputs.write_json(
+                folder / "metrics.json",
+                {
+                    "experiment": row.key[0],
+                    "dataset": row.key[1],
+                    "profile": row.key[2],
+                    "seed": seed,
+                    "status": "ok",
+                    "task": row.task,
+                    "classes": row.classes,
+                    "threshold": 0.5,
+                    "metrics": scores,
+                    "cost": {},
+                },
+            )
+    results = leaderboard.find_results([tmp_path])
+    return leaderboard.build(results), results
