@@ -1,11 +1,11 @@
 """Leaderboard rows of random models with known labels, for the statistics tests and
-benchmarks: as :class:`genrebench.stats.RowData`, or saved as job folders."""
+benchmarks: as :class:`genrebench.resampling.RowData`, or saved as job folders."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from genrebench import stats
+from genrebench import resampling
 from genrebench.plugins import load_plugins
 
 
@@ -30,7 +30,7 @@ def make_row(
             y = (rng.random((n_tracks, n_classes)) < 0.3).astype(np.int64)
         logits = rng.normal(size=(n_seeds, n_tracks, n_classes)) + skill * (2 * y - 1)
         probs = np.round(1 / (1 + np.exp(-logits)), 2)
-    return stats.RowData(
+    return resampling.RowData(
         key=key or ("exp", "data", "quick"),
         task=task,
         classes=classes,

@@ -221,3 +221,20 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path, width):
         assert image.size == (width, 2000)
         colours = image.convert("L").getextrema()
     assert colours[1] - colours[0] > 100
+
+
+def test_critical_difference_diagram_over_several_data_sets():
+    import pandas as pd
+
+    from genrebench import report, stats
+
+    rows = [
+        {"experiment": e, "dataset": d, "profile": "quick", "status": "ok", "accuracy": a + i / 100}
+        for i, d in enumerate("abcd")
+        for e, a in (("x", 0.9), ("y", 0.7), ("z", 0.5))
+    ]
+    [result] = stats.friedman(pd.DataFrame(rows))
+    drawn = report._friedman(result)
+    assert drawn["figure"].startswith("data:image/png;base64,")
+    assert [name for name, _ in drawn["ranks"]] == ["x", "y", "z"]
+    assert drawn["p_value"] == pytest.approx(result.p_value)

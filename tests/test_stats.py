@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from genrebench import stats
+from genrebench import resampling, stats
 from genrebench.plugins import load_plugins
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
@@ -34,8 +34,8 @@ def test_weighted_metrics_equal_the_registered_metrics_on_repeated_rows(task):
             for spec in specs:
                 value = spec.compute(row.y[d], row.probs[s][d], 0.5)
                 expected.update(value if isinstance(value, dict) else {spec.name: value})
-            for column in stats.columns_of(row):
-                got = stats.weighted(row, column)(row, w)[b, s]
+            for column in resampling.columns_of(row):
+                got = resampling.weighted(row, column)(row, w)[b, s]
                 assert got == pytest.approx(expected[column], abs=1e-9, nan_ok=True), column
                 checked.add(column)
     assert {"accuracy", "f1_macro", "roc_auc", "ece", "hamming_loss"} <= checked
@@ -48,7 +48,7 @@ def test_extra_columns_accuracy_raw_and_vote_are_weighted_ratios():
     row.extra["accuracy_raw"] = (num, den)
     w = np.ones((1, 40))
     w[0, 0] = 3
-    got = stats.weighted(row, "accuracy_raw")(row, w)
+    got = resampling.weighted(row, "accuracy_raw")(row, w)
     expected = (num[0] @ w[0]) / (den[0] @ w[0])
     assert got[0, 0] == pytest.approx(expected)
 

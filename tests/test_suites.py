@@ -85,6 +85,7 @@ def test_malformed_suite_files_are_rejected_with_file_and_line(tmp_path, text, l
         ('"example/*"', '"nothing/*"', 6, "glob matches no experiment"),
         ('"example-tones"', '"example-tone"', 7, "did you mean 'example-tones'"),
         ("seeds = 2", 'seeds = 2\nprofile = "papr"', 9, "did you mean 'paper'"),
+        ("seeds = 2", 'seeds = 2\ncalibration = "temprature"', 9, "Did you mean 'temperature'"),
     ],
 )
 def test_unknown_names_are_rejected_before_any_work(tmp_path, replace, by, line, message, capsys):

@@ -357,10 +357,10 @@ def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
-    from genrebench import leaderboard, stats
+    from genrebench import leaderboard, resampling, stats
 
     results = leaderboard.find_results(_run_sources(registry, args))
-    rows, skipped = stats.load_rows(results)
+    rows, skipped = resampling.load_rows(results)
     chosen = []
     for name in (args.a, args.b):
         found = [
@@ -396,10 +396,10 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
         )
     a, b = pairs[0]
     row_a, row_b = rows[a], rows[b]
-    if args.metric not in stats.columns_of(row_a):
+    if args.metric not in resampling.columns_of(row_a):
         raise ConfigError(
             f"metric {args.metric!r} has no bootstrap form for {row_a.task} rows; choose one "
-            f"of {', '.join(stats.columns_of(row_a))}"
+            f"of {', '.join(resampling.columns_of(row_a))}"
         )
     c = stats.compare(row_a, row_b, metric=args.metric)
     print(stats.describe_comparison(c))

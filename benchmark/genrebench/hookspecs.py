@@ -1,9 +1,10 @@
 """The hooks a genrebench plugin may implement.
 
 One marker (``genrebench.hookimpl``), one prefix (``genrebench_``).  Plugins are found
-through the ``genrebench`` entry-point group.  All ``register_*`` hooks are called once,
+through the ``genrebench`` entry-point group.  The ``register_*`` hooks are called once,
 when the plugin manager builds its registry, and each returns a list of specs (or None);
-names must be unique across all plugins.
+names must be unique across all plugins.  ``genrebench_register_suites`` is the exception:
+it returns paths of suite files and is called only when suites are listed or run.
 """
 
 from __future__ import annotations

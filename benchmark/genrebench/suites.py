@@ -283,6 +283,14 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
                 f"{suite.where(line_of('profile'))}: {where}: no selected experiment has "
                 f"profile {run.profile!r}{_nearest(run.profile, profiles)}"
             )
+        if run.calibration is not None:
+            from genrebench import calibration
+            from genrebench.runner import calibrators
+
+            try:
+                calibration.resolve(run.calibration, calibrators(registry))
+            except ConfigError as exc:
+                raise SuiteError(f"{suite.where(line_of('calibration'))}: {where}: {exc}") from None
         if run.data_root and DATA_ROOT in run.data_root and data_root is None:
             raise SuiteError(
                 f"{suite.where(line_of('data_root'))}: {where} reads its data from "
