@@ -61,7 +61,7 @@ def test_one_seed_interval_equals_a_direct_scipy_bootstrap_over_tracks():
         np.mean,
         n_resamples=stats.N_RESAMPLES,
         confidence_level=0.95,
-        method="percentile",
+        method="BCa",
         rng=np.random.default_rng(stats.BOOTSTRAP_SEED),
     )
     low, high = stats.intervals(row, ["accuracy"])["accuracy"]
@@ -102,7 +102,7 @@ def test_comparison_matches_statsmodels_mcnemar_and_a_paired_bootstrap():
         lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
         paired=True,
         n_resamples=stats.N_RESAMPLES,
-        method="percentile",
+        method="BCa",
         rng=np.random.default_rng(stats.BOOTSTRAP_SEED),
     )
     assert (c.difference_low, c.difference_high) == pytest.approx(
