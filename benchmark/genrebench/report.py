@@ -71,7 +71,7 @@ def write(
         "genrebench_version": __version__,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(context), encoding="utf-8")
+    out.write_text(render(context), encoding="utf-8", errors="backslashreplace")
     if headline is not None:
         headline.parent.mkdir(parents=True, exist_ok=True)
         headline.write_bytes(headline_png)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from genrebench import metrics as m
+from genrebench import outputs
 from genrebench.errors import ConfigError
 
 
@@ -113,20 +113,11 @@ def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
 def read_predictions(
     path: Path, classes: Sequence[str], task: str
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(track ids, labels, probabilities)`` of a ``predictions.csv``, sorted by track id;
-    labels are class indices (single-label) or a 0/1 matrix (multi-label)."""
-    frame = pd.read_csv(path, dtype={"track_id": str, "label": str}, keep_default_na=False)
-    frame = frame.sort_values("track_id", kind="stable")
-    probs = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=np.float64)
-    index = {c: i for i, c in enumerate(classes)}
-    if task == "single-label":
-        y = np.array([index[label] for label in frame["label"]], dtype=np.int64)
-    else:
-        y = np.zeros(probs.shape, dtype=np.int64)
-        for row, labels in enumerate(frame["label"]):
-            for label in filter(None, labels.split("|")):
-                y[row, index[label]] = 1
-    return list(frame["track_id"]), y, probs
+    """:func:`genrebench.outputs.read_predictions`, rows sorted by track id (so that the
+    seeds and rows of one data set line up)."""
+    ids, y, probs = outputs.read_predictions(path, classes, task)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return [ids[i] for i in order], y[order], probs[order]
 
 
 def _extra_parts(result, track_ids, y, task, classes) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -315,8 +315,10 @@ def score_calibrated(
 # --------------------------------------------------------------------------- helpers
 def split_checksum(track_ids: Sequence[str]) -> str:
     """SHA-256 of a split part's sorted track ids, one per line: two runs with the same
-    checksum trained (or were tested) on exactly the same tracks."""
-    return hashlib.sha256("\n".join(sorted(track_ids)).encode()).hexdigest()
+    checksum trained (or were tested) on exactly the same tracks.  Ids from file names that
+    are not UTF-8 carry surrogate escapes: they are hashed as the bytes on disk."""
+    text = "\n".join(sorted(track_ids))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def calibrated_columns(
