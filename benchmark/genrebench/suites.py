@@ -7,7 +7,7 @@ one ``genrebench run``::
     description = "The headline experiment of every plugin, quick profile, embedded data"
 
     [[runs]]
-    experiments = ["reference/logreg", "schindler2016/*"]  # names or globs
+    experiments = ["reference/logreg", "schindler2016/*"]  # names or globs (or ensembles)
     datasets = ["synthetic-genres"]        # default: every embedded data set
     profile = "quick"                       # default "quick"
     seeds = 2                               # default 1; seed_start = 0
@@ -255,7 +255,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
     """Check every name of ``suite`` against the registry, and the data-root placeholder
     against ``data_root``, before any work; raise :class:`SuiteError` on the first
     problem."""
-    experiments = registry.names("experiments")
+    experiments = [*registry.names("experiments"), *registry.names("ensembles")]
     datasets = registry.names("datasets")
     seen: dict[tuple[str, str, str], int] = {}
     for number, run in enumerate(suite.runs, 1):
@@ -277,7 +277,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
                     f"{suite.where(line_of(name))}: {where}: unknown data set {name!r}"
                     f"{_nearest(name, datasets)}; known data sets: {', '.join(datasets)}"
                 )
-        profiles = {p for n in chosen for p in registry.get("experiments", n).profiles}
+        profiles = {p for n in _experiments_of(registry, chosen) for p in n.profiles}
         if run.profile not in profiles:
             raise SuiteError(
                 f"{suite.where(line_of('profile'))}: {where}: no selected experiment has "
@@ -311,16 +311,30 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
 
 
 def expand(registry, pattern: str) -> list[str]:
-    """Experiment names matching ``pattern``; a glob leaves out experiments that need
-    user-supplied weights."""
-    names = registry.names("experiments")
+    """Experiment and ensemble names matching ``pattern``; a glob leaves out experiments
+    that need user-supplied weights (as :func:`genrebench.runner.plan` does)."""
+    experiments, ensembles = registry.names("experiments"), registry.names("ensembles")
     if not _GLOB.search(pattern):
-        return [pattern] if pattern in names else []
-    return [
+        return [pattern] if pattern in experiments or pattern in ensembles else []
+    found = [
         n
-        for n in fnmatch.filter(names, pattern)
+        for n in fnmatch.filter(experiments, pattern)
         if not getattr(registry.get("experiments", n), "requires_weights", "")
     ]
+    return found + fnmatch.filter(ensembles, pattern)
+
+
+def _experiments_of(registry, names: list[str]) -> list:
+    """The experiment specs of ``names``: experiments themselves, ensembles' members."""
+    specs = []
+    for name in names:
+        if name in registry.names("ensembles"):
+            members = registry.get("ensembles", name).members
+            known = registry.names("experiments")
+            specs += [registry.get("experiments", m) for m in members if m in known]
+        else:
+            specs.append(registry.get("experiments", name))
+    return specs
 
 
 def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -> list:
@@ -334,12 +348,11 @@ def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -
         if run.data_root:
             text = run.data_root.replace(DATA_ROOT, str(data_root) if data_root else "")
             root = Path(text).expanduser()
-        chosen: list[str] = []
-        for pattern in run.experiments:
-            chosen += [m for m in expand(registry, pattern) if m not in chosen]
         options.append(
             RunOptions(
-                experiments=chosen,
+                # The patterns themselves: the runner expands them, selects the ensembles
+                # they name and leaves out globbed experiments that need weights.
+                experiments=list(run.experiments),
                 datasets=run.datasets,
                 data_root=root,
                 dataset_options=dict(run.dataset_options),
