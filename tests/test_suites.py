@@ -128,13 +128,14 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(t
     args = ["run", "--suite", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]
     assert main([*args, "--leaderboard-out", str(board_dir)]) == 0
     assert (board_dir / "suite.toml").read_text() == EXAMPLE_SUITE
-    board = pd.read_csv(board_dir / "leaderboard.csv")
-    assert list(board["experiment"]) == ["example/centroid"]
-    assert board.loc[0, "n_seeds"] == 2
-    assert (
-        board.loc[0, "accuracy_ci_low"]
-        <= board.loc[0, "accuracy"]
-        <= board.loc[0, "accuracy_ci_high"]
+    board = pd.read_csv(board_dir / "leaderboard.csv").set_index("experiment")
+    # The suite's experiment and the seed ensemble of its two seeds, saved in another folder.
+    assert sorted(board.index) == ["example/centroid", "example/centroid (seed ensemble)"]
+    row = board.loc["example/centroid"]
+    assert row["n_seeds"] == 2
+    assert row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"]
+    assert set(board["significance"]) <= {"best", "tied", "worse"} and "best" in set(
+        board["significance"]
     )
     markdown = (board_dir / "leaderboard.md").read_text()
     assert "example/centroid" in markdown and " [" in markdown
