@@ -65,7 +65,7 @@ QUICK: dict[str, Any] = {
     "patience": None,
     "num_filters": 128,
     "input_pool": 2,
-    "max_train_tracks": 30,
+    "max_train_tracks": 20,
     "max_valid_tracks": 10,
     "max_test_tracks": 20,
 }

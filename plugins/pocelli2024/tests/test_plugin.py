@@ -46,7 +46,7 @@ def test_protocol(registry):
         assert set(spec.profiles) == {"quick", "paper"}
         assert spec.profiles["paper"] == {"epochs": 25, "patience": 5}
         quick = spec.profiles["quick"]
-        assert quick["epochs"] <= 3 and quick["max_train_tracks"] <= 30
+        assert quick["epochs"] <= 3 and quick["max_train_tracks"] <= 20
         assert quick["threads"] == 1
         assert spec.paper and spec.reported
         raw = [r for r in spec.reported if r.metric == "accuracy_raw"]
