@@ -43,8 +43,10 @@ def test_protocol(registry):
         assert spec.split.scheme == "stratified"
         assert dict(spec.split.ratios) == {"train": 0.7, "valid": 0.1, "test": 0.2}
         assert spec.aggregation == "mean" and spec.extra_aggregations == ("vote",)
-        assert set(spec.profiles) == {"quick", "paper"}
+        assert set(spec.profiles) == {"quick", "paper", "paper-narrow"}
         assert spec.profiles["paper"] == {"epochs": 25, "patience": 5}
+        narrow = {"epochs": 25, "patience": 5, "num_filters": 128, "input_pool": 2}
+        assert spec.profiles["paper-narrow"] == narrow
         quick = spec.profiles["quick"]
         assert quick["epochs"] <= 3 and quick["max_train_tracks"] <= 20
         assert quick["threads"] == 1
