@@ -152,12 +152,14 @@ def test_one_optimisation_step_lowers_the_loss():
     loss = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     torch.manual_seed(1)
-    before = float(loss(model.module(xt), yt))
+    with torch.no_grad():
+        before = float(loss(model.module(xt), yt))
     model.fit(x, y)  # 4 clips, batch 4: one Adam step
     assert len(model.history) == 1
     model.module.train()
     torch.manual_seed(1)  # the same dropout masks as before the step
-    after = float(loss(model.module(xt), yt))
+    with torch.no_grad():
+        after = float(loss(model.module(xt), yt))
     assert after < before
 
 
