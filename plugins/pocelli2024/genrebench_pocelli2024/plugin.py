@@ -73,7 +73,7 @@ QUICK: dict[str, Any] = {
 #: 25 epochs), stopped early after 5 epochs without a lower validation loss.
 PAPER_BUDGET: dict[str, Any] = {"epochs": 25, "patience": 5}
 #: ``paper-narrow``: the same schedule on the quick profile's narrower network (clips
-#: averaged 2×2, filters 4 … 64): about 1/20 of the CPU time, for machines without a GPU.
+#: averaged 2×2, filters 4 … 64): about 1/15 of the CPU time, for machines without a GPU.
 PAPER_NARROW: dict[str, Any] = {**PAPER_BUDGET, "num_filters": 128, "input_pool": 2}
 
 REPORTED = (
