@@ -198,3 +198,19 @@ def test_shipped_suites_parse_and_name_registered_things(folder):
     if missing:
         pytest.skip(f"plugins not installed for {', '.join(missing)}")
     suites.check(suite, registry, data_root=Path("/data"))
+
+
+def test_the_main_suite_runs_a_headline_experiment_of_every_installed_plugin():
+    # The README's main job must grow with the plugins: a paper plugin of this repository
+    # that is installed but has no experiment in the main suite is missing from the
+    # headline leaderboard.
+    suite = suites.load(ROOT / "leaderboards" / "main" / "suite.toml")
+    registry = load_plugins()
+    in_main = {
+        name for run in suite.runs for p in run.experiments for name in suites.expand(registry, p)
+    }
+    papers = {p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists()}
+    owners = {registry.plugin_of("experiments", n) for n in registry.names("experiments")}
+    owners &= papers | {"genrebench.builtin.reference"}
+    covered = {registry.plugin_of("experiments", n) for n in in_main}
+    assert owners - covered == set()
