@@ -7,11 +7,15 @@ mutmut 3 mutates a copy of the sources under ``mutants/`` and imports it from ``
 settings and the mutmut configuration.  The copy keeps modification times, so a second run
 re-tests only the functions that changed.  It then runs mutmut on the modules named on the
 command line (default: all of ``MODULES``) and prints, per module, how many mutants the
-unit tests killed.
+unit tests killed (a timeout counts as killed; mutants not run are left out).
 
-    tox -e mutation                      # every module in MODULES
-    tox -e mutation -- segments cache    # some of them
-    python tests/mutation.py --jobs 2 aggregation
+``--sample N`` runs N mutants per module, drawn with ``--seed``, instead of all of them (a
+full run is about 2,000 mutants: hours on a busy 2-core machine).  mutmut runs one mutant at
+a time by default: on a shared 2-core machine, two at once turned quick kills into timeouts.
+
+    tox -e mutation                               # every mutant of every module in MODULES
+    tox -e mutation -- --sample 60 segments cache # 60 mutants of each of two modules
+    python tests/mutation.py --fresh aggregation  # forget earlier verdicts first
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -35,6 +40,7 @@ TESTS = (
     "tests/test_metrics.py",
     "tests/test_leaderboard.py",
     "tests/test_data_safety.py",
+    "tests/test_reliability.py",
 )
 #: mutmut's verdicts that count as the mutant detected.
 DETECTED = {"killed", "timeout"}
@@ -60,10 +66,20 @@ def prepare(work: Path, modules: list[str]) -> None:
         "pytest_add_cli_args_test_selection": list(TESTS),
         # torch and the forkserver executors are not fork-safe in an arbitrary state
         "process_isolation": "forkserver",
+        # durations are measured once; on a shared machine a later run may be slower
+        "timeout_constant": 10.0,
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in mutmut.items()]
     text = pytest_settings.group(0) + "\n[tool.mutmut]\n" + "\n".join(lines) + "\n"
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
+
+
+def mutant_names(work: Path, module: str) -> list[str]:
+    """Every mutant mutmut generated for ``module`` (functions ``x_<name>__mutmut_<n>`` and
+    methods ``xǁ<Class>ǁ<name>__mutmut_<n>`` in its mutated copy)."""
+    text = (work / "mutants" / "src" / "genrebench" / f"{module}.py").read_text(encoding="utf-8")
+    found = re.findall(r"(?m)^\s*def (x\S*?__mutmut_\d+)\(", text)
+    return [f"genrebench.{module}.{name}" for name in dict.fromkeys(found)]
 
 
 def scores(results: str, modules: list[str]) -> dict[str, dict[str, int]]:
@@ -78,16 +94,16 @@ def scores(results: str, modules: list[str]) -> dict[str, dict[str, int]]:
 
 
 def report(table: dict[str, dict[str, int]]) -> str:
-    lines = [f"{'module':<12} {'mutants':>7} {'killed':>7} {'survived':>8} {'no test':>7} "
-             f"{'timeout':>7} {'score':>6}"]  # fmt: skip
+    lines = [f"{'module':<12} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} "
+             f"{'survived':>8} {'no test':>7} {'score':>6}"]  # fmt: skip
     for module, counts in table.items():
-        total = sum(counts.values())
+        run = sum(n for verdict, n in counts.items() if verdict != "not checked")
         detected = sum(counts.get(v, 0) for v in DETECTED)
-        score = f"{100 * detected / total:.0f} %" if total else "-"
+        score = f"{100 * detected / run:.0f} %" if run else "-"
         lines.append(
-            f"{module:<12} {total:>7} {counts.get('killed', 0):>7} "
-            f"{counts.get('survived', 0):>8} {counts.get('no tests', 0):>7} "
-            f"{counts.get('timeout', 0):>7} {score:>6}"
+            f"{module:<12} {sum(counts.values()):>7} {run:>5} {counts.get('killed', 0):>6} "
+            f"{counts.get('timeout', 0):>7} {counts.get('survived', 0):>8} "
+            f"{counts.get('no tests', 0):>7} {score:>6}"
         )
     return "\n".join(lines)
 
@@ -96,16 +112,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
     parser.add_argument("--work", type=Path, default=ROOT / ".mutation", help="work folder")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut workers")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument("--sample", type=int, default=0, help="mutants per module (0: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown modules {unknown}; choose among {', '.join(MODULES)}")
     modules = list(args.modules or MODULES)
+    if args.fresh:
+        shutil.rmtree(args.work / "mutants", ignore_errors=True)
     prepare(args.work, modules)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run", "--max-children", str(args.jobs)], cwd=args.work, env=env)
+    chosen: list[str] = []  # empty: every mutant
+    if args.sample:
+        # A filter that matches nothing: mutmut generates the mutants, then stops.
+        probe = [*mutmut, "run", "genrebench.no-such-mutant"]
+        subprocess.run(probe, cwd=args.work, env=env, capture_output=True)
+        rng = random.Random(args.seed)
+        for module in modules:
+            names = mutant_names(args.work, module)
+            chosen += sorted(rng.sample(names, min(args.sample, len(names))))
+    run = [*mutmut, "run", "--max-children", str(args.jobs), *chosen]
+    subprocess.run(run, cwd=args.work, env=env)
     listing = subprocess.run(
         [*mutmut, "results", "--all", "true"],
         cwd=args.work,

@@ -411,6 +411,7 @@ def test_split_ratios_must_not_be_negative_or_empty():
 def test_even_placement_spreads_segments_from_start_to_end():
     rng = np.random.default_rng(0)
     assert segment_offsets(100, 20, 5, "even", rng).tolist() == [0, 20, 40, 60, 80]
+    assert segment_offsets(100, 20, 5, "even", rng).dtype.kind == "i"  # frame indices
     assert segment_offsets(100, 20, 3, "even", rng).tolist() == [0, 40, 80]
     assert segment_offsets(10, 20, 2, "even", rng).tolist() == [0, 0]  # shorter: padded
     x, owner = cut(
@@ -706,3 +707,18 @@ def test_cache_handles_keep_shape_and_dtype(tmp_path):
     handle = cache.handle("ab" * 32, spec, array)
     assert handle.shape == (2, 3) and handle.dtype == np.float32
     np.testing.assert_array_equal(np.asarray(handle[:]), array)
+
+
+def test_iterative_stratification_places_each_track_the_same_way_for_a_seed():
+    tags = {
+        "t00": "bc", "t01": "d", "t02": "ad", "t03": "", "t04": "ac", "t05": "ad",
+        "t06": "d", "t07": "", "t08": "b", "t09": "ad", "t10": "c", "t11": "c",
+        "t12": "d", "t13": "cd", "t14": "d", "t15": "a",
+    }  # fmt: skip
+    tracks = [Track(t, Path(f"{t}.wav"), tuple(labels)) for t, labels in tags.items()]
+    parts = stratified_split(tracks, {"train": 0.5, "valid": 0.25, "test": 0.25}, 0)
+    assert parts == {
+        "train": ["t00", "t13", "t10", "t09", "t02", "t05", "t03", "t07"],
+        "valid": ["t11", "t15", "t12", "t14"],
+        "test": ["t08", "t04", "t06", "t01"],
+    }
