@@ -676,8 +676,14 @@ def test_cache_counts_hits_and_misses_and_names_why_an_entry_is_bad(tmp_path, ca
     )
     assert "does not load (ValueError: Object arrays cannot be loaded" in messages[2]
     assert (cache.hits, cache.misses) == (2, 5)
-    cache.discard(keys[3], spec, "wrong shape", was_hit=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrebench.cache"):
+        cache.discard(keys[3], spec, "wrong shape", was_hit=True)
     assert (cache.hits, cache.misses) == (1, 6)
+    assert caplog.records[0].getMessage() == (
+        f"ignoring bad cache entry {cache._path(keys[3], spec)} (feature 'f'): wrong shape; "
+        "recomputing it"
+    )
 
 
 def test_discarding_an_entry_that_cannot_be_removed_goes_on(tmp_path):
@@ -722,3 +728,52 @@ def test_iterative_stratification_places_each_track_the_same_way_for_a_seed():
         "valid": ["t11", "t15", "t12", "t14"],
         "test": ["t08", "t04", "t06", "t01"],
     }
+
+
+def test_cut_refuses_ids_that_do_not_match_the_arrays_and_can_stay_lazy():
+    from genrebench.lazy import LazySegments
+
+    seg = Segments(length_frames=2, train_count=1)
+    arrays = [np.arange(4, dtype=np.float32)[None]] * 2
+    with pytest.raises(ValueError, match="zip"):
+        cut(arrays, ["only-one"], seg, FRAMED, 1, seed=0)
+    lazy, owner = cut(arrays, ["a", "b"], seg, FRAMED, 1, seed=0, lazy=True)
+    assert isinstance(lazy, LazySegments) and owner.tolist() == [0, 1]
+    eager, _ = cut(arrays, ["a", "b"], seg, FRAMED, 1, seed=0)
+    assert isinstance(eager, np.ndarray)
+    np.testing.assert_array_equal(np.asarray(lazy), eager)
+
+
+def test_the_shape_error_names_three_shapes_and_the_fix():
+    track_level = FeatureSpec("g", lambda a, sr: a, sample_rate=100)
+    arrays = [np.zeros(n) for n in (5, 4, 3, 2)]
+    with pytest.raises(ConfigError) as error:
+        cut(arrays, list("abcd"), Segments(), track_level, 1, seed=0)
+    assert str(error.value) == (
+        "feature 'g' gives arrays of different shapes [(2,), (3,), (4,)]; set "
+        "ExperimentSpec.segments (length_seconds or length_frames) to cut them"
+    )
+
+
+def test_dataset_split_names_its_scheme_and_refuses_an_empty_part():
+    ds = make_dataset(per_class=4)
+    default = ds.split(SplitRequest("default"))
+    assert default.scheme == "official" and default.note == ""
+    strat = ds.split(SplitRequest("stratified", {"train": 0.75, "test": 0.25}), seed=1)
+    assert strat.scheme == "stratified(train=0.75,test=0.25)" and strat.note == ""
+    assert ds.split(SplitRequest("stratified")).scheme == "stratified(train=0.7,valid=0.1,test=0.2)"
+    with pytest.raises(ConfigError) as error:
+        ds.split(SplitRequest("stratified", {"train": 1.0, "test": 0.0}))
+    assert str(error.value) == (
+        "split 'stratified(train=1,test=0)' of data set 'toy' leaves 16 training and 0 test "
+        "tracks; both must be > 0"
+    )
+    with pytest.raises(ConfigError, match="leaves 0 training and 16 test"):
+        ds.split(SplitRequest("stratified", {"train": 0.0, "test": 1.0}))
+
+
+def test_label_matrices_are_int64():
+    single = make_dataset(per_class=2).label_matrix(["a000", "d001", "b000"])
+    assert single.tolist() == [0, 3, 1] and single.dtype == np.int64
+    multi = Dataset("m", "multi-label", ["x", "y"], [Track("1", Path("1"), ("y",))])
+    assert multi.label_matrix(["1"]).dtype == np.int64

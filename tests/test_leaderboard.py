@@ -197,6 +197,10 @@ def test_markdown_cells_show_mean_std_dashes_costs_and_failures():
         ]
     )
     text = leaderboard.to_markdown(board)
+    assert text.startswith(
+        "# genrebench leaderboard\n\nPer-track metrics (see the README for their exact "
+        "definitions), mean over seeds. `±`: the"
+    )
     assert "## d (single-label, profile `quick`)" in text
     rows = markdown_rows(text)
     assert rows["header"] == [
@@ -265,3 +269,25 @@ def test_written_files_hold_the_same_rows(tmp_path):
     records = json.loads(js.read_text())
     assert records[0]["accuracy_std"] == pytest.approx(np.std([0.5, 0.75], ddof=1), abs=1e-6)
     assert records[0]["roc_auc"] is None  # NaN becomes null
+
+
+def test_ensemble_rows_say_what_they_combine():
+    seeds = {**result("e (seed ensemble)", 0, accuracy=0.8), "seed": "ensemble"}
+    seeds["ensemble"] = {"kind": "seeds", "seeds": [0, 1, 2]}
+    members = result("ab", 0, accuracy=0.7)
+    members["ensemble"] = {"kind": "members", "members": ["a", "b"], "rule": "mean"}
+    board = leaderboard.build([seeds, members, result("e", 0, accuracy=0.6)])
+    rows = board.set_index("experiment")
+    assert rows.loc["e (seed ensemble)", "ensemble_of"] == "seeds 0,1,2"
+    assert rows.loc["ab", "ensemble_of"] == "a + b (mean)"
+    assert rows.loc["e", "ensemble_of"] == ""
+    cells = markdown_rows(leaderboard.to_markdown(board))
+    assert cells["e (seed ensemble)"][-1] == "ensemble of 3"
+    assert cells["ab"][-1] == "1" and cells["e"][-1] == "1"
+
+
+def test_a_failure_reason_is_kept_to_one_table_cell():
+    broken = result("broken", 0, status="failed")
+    broken["error"] = "ValueError: a|b " + "x" * 200
+    cells = markdown_rows(leaderboard.to_markdown(leaderboard.build([broken])))["broken"]
+    assert cells[1] == "**failed**: " + ("ValueError: a/b " + "x" * 200)[:120]
