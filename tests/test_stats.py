@@ -180,3 +180,30 @@ def test_compare_command_prints_one_comparison_and_refuses_other_test_tracks(tmp
     assert "different test tracks" in err and "40 and 30 tracks" in err
     assert main(["compare", "a", "nope", str(tmp_path)]) == 2
     assert "no finished run of 'nope'" in capsys.readouterr().err
+
+
+def test_an_interval_that_bca_puts_beside_the_estimate_is_the_bias_shifted_percentile_one():
+    # Nearly constant multi-label probabilities: ECE is small and resampling inflates it,
+    # so BCa's bias correction pushes its interval onto the extreme resamples, below the
+    # estimate (0.031-0.038 around 0.047 here).  The fallback must cover the estimate.
+    row = make_row("multi-label", n_seeds=2, seed=1)
+    noise = np.random.default_rng(1).normal(size=row.probs.shape)
+    row.probs = np.clip(np.round(row.y.mean() + 0.02 * noise, 2), 0, 1)
+    estimate = resampling.weighted(row, "ece")(row, np.ones((1, 40)))[0].mean()
+    low, high = stats.intervals(row, ["ece"])["ece"]
+    assert low < estimate < high
+    statistic = stats._row_statistic(row, ["ece"])
+    rng = np.random.default_rng(stats.BOOTSTRAP_SEED)
+    bca = scipy_stats.bootstrap(
+        (np.arange(40), np.arange(2)),
+        lambda t, s, axis=-1: statistic(t, s)[0],
+        vectorized=True,
+        paired=False,
+        n_resamples=stats.N_RESAMPLES,
+        method="BCa",
+        rng=rng,
+    )
+    assert not bca.confidence_interval.low < estimate < bca.confidence_interval.high
+    replicates = bca.bootstrap_distribution
+    shifted = replicates - (replicates.mean() - estimate)
+    assert (low, high) == pytest.approx(tuple(np.percentile(shifted, [2.5, 97.5])), abs=1e-12)

@@ -9,7 +9,9 @@ with replacement *and*, independently, the seeds with replacement, scores every 
 seed's predictions on the drawn tracks with the metric, and averages over the drawn seeds.
 The interval so reflects both the test-set sampling and the training variance between
 seeds (with one seed: the test set only; with two seeds the training part is a coarse
-estimate).  The point estimate stays the leaderboard's mean over seeds.
+estimate).  The point estimate stays the leaderboard's mean over seeds.  Where BCa is
+undefined or misses the estimate (extreme resampling bias, as for ECE on small test sets),
+the interval is the percentile interval of the resamples shifted by their bias.
 
 Resamples are scored all at once as track weights (:mod:`genrebench.resampling`).
 
@@ -110,8 +112,11 @@ def _unpack(rows: Sequence[RowData], draws: Sequence[np.ndarray]) -> list[np.nda
 def _bootstrap(samples, statistic, n_resamples: int, n_tracks: int):
     """scipy's bootstrap with BCa intervals (bias-corrected and accelerated: ECE, for one,
     is biased upwards under resampling, and a percentile interval would sit above the
-    estimate).  Where BCa is undefined (every resample gives the same value) the interval
-    is the percentile interval of the same resamples."""
+    estimate).  BCa fails where the bias is extreme: every resample on one side of the
+    estimate makes it undefined, and nearly every one collapses it onto the extreme
+    resamples, away from the estimate (multi-label ECE on 40 tracks).  There the interval
+    is the percentile interval of the resamples shifted by their bias (mean resample minus
+    estimate): the resampling spread, centred where the estimate is."""
     import warnings
 
     from scipy import stats
@@ -130,14 +135,18 @@ def _bootstrap(samples, statistic, n_resamples: int, n_tracks: int):
                 batch=max(1, min(n_resamples, 4_000_000 // max(n_tracks, 1))),
                 rng=np.random.default_rng(BOOTSTRAP_SEED),
             )
+            estimate = np.atleast_1d(np.asarray(statistic(*samples), dtype=float))
     low = np.atleast_1d(np.asarray(result.confidence_interval.low, dtype=float)).copy()
     high = np.atleast_1d(np.asarray(result.confidence_interval.high, dtype=float)).copy()
     replicates = np.asarray(result.bootstrap_distribution, dtype=float).reshape(len(low), -1)
     tail = (1 - CONFIDENCE) / 2 * 100
-    for i in np.flatnonzero(~(np.isfinite(low) & np.isfinite(high))):
+    with np.errstate(invalid="ignore"):
+        failed = ~(np.isfinite(low) & np.isfinite(high)) | (estimate < low) | (estimate > high)
+    for i in np.flatnonzero(failed & np.isfinite(estimate)):
         values = replicates[i][np.isfinite(replicates[i])]
         if values.size:
-            low[i], high[i] = np.percentile(values, [tail, 100 - tail])
+            bias = values.mean() - estimate[i]
+            low[i], high[i] = np.percentile(values - bias, [tail, 100 - tail])
     return low, high, replicates
 
 
