@@ -68,8 +68,9 @@ def audio_files(root: Path, limit: int | None) -> list[Path]:
 def bench_features(
     data_root: Path, names: Sequence[str] = (), limit: int | None = None
 ) -> list[Row]:
-    """For each log-mel feature (every registered feature whose extract is a
-    :class:`~genrebench.frontends.LogMel`, or those named): seconds for a plain
+    """For each front-end feature (every registered feature whose extract computes in
+    batches and has a librosa reference -- a :class:`~genrebench.frontends.LogMel` or a
+    plugin's wrapper of one -- or those named): seconds for a plain
     ``librosa.load`` + librosa loop, for ``extract_all`` without cache with a fresh pool of
     1 and of 2 worker processes (start-up included), and for the bare batched torch compute
     on already decoded audio."""
@@ -78,13 +79,12 @@ def bench_features(
     from genrebench.cache import FeatureCache
     from genrebench.dataset import Track
     from genrebench.features import extract_all
-    from genrebench.frontends import LogMel
     from genrebench.plugins import load_plugins
     from genrebench.workers import ExtractionPool
 
     registry = load_plugins()
     specs = [registry.get("features", n) for n in names] or [
-        s for s in registry.specs("features") if isinstance(s.extract, LogMel)
+        s for s in registry.specs("features") if _is_front_end(s.extract)
     ]
     files = audio_files(data_root, limit)
     tracks = [Track(str(i), path, ("x",)) for i, path in enumerate(files)]
@@ -92,9 +92,12 @@ def bench_features(
     rows = []
     for spec in specs:
         frontend = spec.extract
-        if not isinstance(frontend, LogMel):
-            raise ConfigError(f"feature {spec.name!r} is not a LogMel front end")
-        frontend.librosa(np.zeros(frontend.n_fft * 2, np.float32))  # compile numba first
+        if not _is_front_end(frontend):
+            raise ConfigError(
+                f"feature {spec.name!r} is not a front end (an extract with batch() and a "
+                "librosa() reference, like genrebench.frontends.LogMel)"
+            )
+        frontend.librosa(np.zeros(spec.sample_rate, np.float32))  # compile numba first
         extract_all(spec, tracks[:2], no_cache)  # and warm torch up
 
         def plain_loop(spec=spec, frontend=frontend):
@@ -113,7 +116,9 @@ def bench_features(
         one = timed(lambda: with_workers(1))
         two = timed(lambda: with_workers(2))
         bare = timed(
-            lambda frontend=frontend, decoded=decoded: frontend.batch(decoded, frontend.sample_rate)
+            lambda frontend=frontend, decoded=decoded, spec=spec: frontend.batch(
+                decoded, spec.sample_rate
+            )
         )
         rows.append(
             {
@@ -128,6 +133,10 @@ def bench_features(
             }
         )
     return rows
+
+
+def _is_front_end(extract) -> bool:
+    return callable(getattr(extract, "batch", None)) and callable(getattr(extract, "librosa", None))
 
 
 # --------------------------------------------------------------------------- memory

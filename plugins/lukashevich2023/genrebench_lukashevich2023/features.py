@@ -18,9 +18,6 @@ track yields at least one input of real values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
 from genrebench.frontends import LogMel
@@ -45,37 +42,20 @@ def _mono(audio: np.ndarray, min_length: int) -> np.ndarray:
     return y
 
 
-@dataclass(frozen=True)
-class PaddedFrontEnd:
-    """A core front end (batched, see ``genrebench.frontends``) that first pads audio
-    shorter than ``min_samples`` with silence."""
-
-    front_end: LogMel
-    min_samples: int
-
-    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        return self.front_end(_mono(audio, self.min_samples), sample_rate)
-
-    def batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
-        return self.front_end.batch([_mono(a, self.min_samples) for a in audios], sample_rate)
-
-
 #: ``(96, 1 + n_samples // 710)`` float32 log-mel spectrogram in dB.
-logmel96 = PaddedFrontEnd(
-    LogMel(
-        sample_rate=SAMPLE_RATE,
-        n_fft=N_FFT,
-        hop=HOP,
-        n_mels=N_MELS,
-        fmin=0.0,
-        fmax=SAMPLE_RATE / 2,
-        center=True,
-        power=2.0,
-        norm="slaney",
-        log="db",
-        amin=1e-10,
-    ),
-    MIN_SAMPLES,
+logmel96 = LogMel(
+    sample_rate=SAMPLE_RATE,
+    n_fft=N_FFT,
+    hop=HOP,
+    n_mels=N_MELS,
+    fmin=0.0,
+    fmax=SAMPLE_RATE / 2,
+    center=True,
+    power=2.0,
+    norm="slaney",
+    log="db",
+    amin=1e-10,
+    min_samples=MIN_SAMPLES,
 )
 
 

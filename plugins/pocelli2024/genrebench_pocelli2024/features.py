@@ -16,7 +16,12 @@ n_mels=256)`` with librosa's defaults, then ``librosa.power_to_db(S, ref=np.max)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+
+from genrebench.frontends import LogMel
 
 SAMPLE_RATE = 22050
 N_FFT = 2048
@@ -32,32 +37,52 @@ CLIPS_PER_SONG = 5
 SILENCE_POWER = 1e-10
 
 
-def _mono_float(audio: np.ndarray) -> np.ndarray:
-    y = np.asarray(audio, dtype=np.float32)
-    if y.ndim > 1:
-        y = y.mean(axis=0)  # librosa's (channels, samples) layout
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    if len(y) < N_FFT:  # librosa needs one window; a shorter song is padded with silence
-        y = np.pad(y, (0, N_FFT - len(y)))
-    return y
+#: The power mel spectrogram of the report's code (librosa's defaults: centred frames with
+#: zero padding), computed by the core's batched torch front end (``genrebench.frontends``,
+#: equal to librosa within its tested tolerance); a song shorter than one window is padded
+#: with silence.
+POWER_MEL = LogMel(
+    sample_rate=SAMPLE_RATE,
+    n_fft=N_FFT,
+    hop=HOP,
+    n_mels=N_MELS,
+    center=True,
+    pad_mode="constant",
+    power=2.0,
+    log=None,
+    min_samples=N_FFT,
+)
 
 
-def logmel_01(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(256, n_frames)`` float32 log-mel spectrogram scaled to [0, 1] per song."""
-    import librosa
-
-    power = librosa.feature.melspectrogram(
-        y=_mono_float(audio),
-        sr=sample_rate,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        window="hann",
-        center=True,
-        power=2.0,
-        n_mels=N_MELS,
-    )
+def scale_01(power: np.ndarray) -> np.ndarray:
+    """A song's power mel spectrogram -> dB below its peak, floored at -80 dB, mapped onto
+    [0, 1] (all zeros for a silent song)."""
     peak = float(power.max())
     if peak <= SILENCE_POWER:
         return np.zeros(power.shape, dtype=np.float32)
-    db = librosa.power_to_db(power, ref=peak, amin=SILENCE_POWER, top_db=TOP_DB)  # [-80, 0]
+    db = 10.0 * np.log10(np.maximum(power, SILENCE_POWER) / peak)  # power_to_db(ref=peak)
     return np.clip((db + TOP_DB) / TOP_DB, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ScaledLogMel:
+    """``(256, n_frames)`` float32 log-mel spectrogram scaled to [0, 1] per song; batched
+    like the core's front ends (``batch``), with the librosa computation as ``librosa``."""
+
+    power_mel: LogMel = POWER_MEL
+
+    @property
+    def sample_rate(self) -> int:
+        return self.power_mel.sample_rate
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        return scale_01(self.power_mel(audio, sample_rate))
+
+    def batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        return [scale_01(power) for power in self.power_mel.batch(audios, sample_rate)]
+
+    def librosa(self, audio: np.ndarray) -> np.ndarray:
+        return scale_01(self.power_mel.librosa(audio))
+
+
+logmel_01 = ScaledLogMel()

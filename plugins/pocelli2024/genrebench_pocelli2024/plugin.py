@@ -112,7 +112,7 @@ def _features() -> list[FeatureSpec]:
                 "db": "power_to_db(ref=song peak, top_db=80)",
                 "scale": "(dB + 80) / 80, per song",
             },
-            version="1",
+            version="2",  # 2: the torch front end
             description="256-band log-mel (n_fft 2048, hop 512 at 22 050 Hz), dB below the "
             "song's peak floored at -80, scaled to [0, 1]",
         )

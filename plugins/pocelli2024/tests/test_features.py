@@ -66,3 +66,21 @@ def test_real_gtzan_song_gives_five_clips():
     assert mel.shape[0] == 256 and mel.shape[1] >= 5 * F.CLIP_FRAMES  # a 30 s song
     assert mel.min() >= 0.0 and mel.max() == pytest.approx(1.0)
     assert mel.std() > 0.05
+
+
+def test_torch_front_end_equals_the_report_codes_librosa_computation():
+    import librosa
+
+    y = tone(440.0, 4.0) + tone(1500.0, 4.0, 0.05)
+    y += 0.01 * np.random.default_rng(1).standard_normal(len(y)).astype(np.float32)
+    power = librosa.feature.melspectrogram(y=y, sr=SR, n_mels=256)  # the report's call
+    report = librosa.power_to_db(power, ref=np.max)  # top_db 80 by default
+    expected = (report + 80.0) / 80.0
+    ours = F.logmel_01(y, SR)
+    assert ours.shape == expected.shape
+    # 0.05 dB of the 80 dB range
+    assert np.abs(ours - expected).max() < 0.05 / 80
+    np.testing.assert_allclose(F.logmel_01.librosa(y), expected, atol=1e-6)
+    batched = F.logmel_01.batch([y, y[: SR // 2]], SR)
+    np.testing.assert_allclose(batched[0], ours, atol=1e-6)
+    np.testing.assert_allclose(batched[1], F.logmel_01(y[: SR // 2], SR), atol=1e-6)

@@ -11,7 +11,9 @@ same stretch of audio whatever the representation.
   (a multiple of 2^(octaves−1) = 64 for 7 octaves), so the CQT uses the same hop.
 * Log-mel: power mel spectrogram (Hann window, Slaney mel filters 0–11 025 Hz, 80 bands,
   no centring), then ``10·log10(max(S, 1e-10))`` (dB, no top-dB clipping, so a value does
-  not depend on the loudest frame of the track).
+  not depend on the loudest frame of the track).  Both log-mels are the core's batched
+  torch ``LogMel`` front end (``genrebench.frontends``), equal to the librosa computation
+  within 0.05 dB (0.05 nats); the CQT stays librosa's.
 * Log-mel as the report's code computed it (``logmel_report``): magnitude STFT with
   ``n_fft`` 512, hop 256, Hann window, centred frames with zero padding, Slaney mel filters
   (80 bands, 0–11 025 Hz), then the natural log ``ln(mel + 1e-6)``.
@@ -24,6 +26,8 @@ same stretch of audio whatever the representation.
 from __future__ import annotations
 
 import numpy as np
+
+from genrebench.frontends import LogMel
 
 SAMPLE_RATE = 22050
 N_FFT = 1024
@@ -56,47 +60,38 @@ def _mono_float(audio: np.ndarray, min_length: int) -> np.ndarray:
     return y
 
 
-def logmel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(80, n_frames)`` float32 log-mel spectrogram in dB (frame ``i`` starts at sample
-    ``256·i``)."""
-    import librosa
+#: ``(80, n_frames)`` float32 log-mel spectrogram in dB (frame ``i`` starts at sample
+#: ``256·i``), computed by the core's batched torch front end (within 0.05 dB of librosa's
+#: ``melspectrogram`` + ``power_to_db``, its ``.librosa()`` reference).
+logmel = LogMel(
+    sample_rate=SAMPLE_RATE,
+    n_fft=N_FFT,
+    hop=HOP,
+    n_mels=N_MELS,
+    fmin=0.0,
+    fmax=SAMPLE_RATE / 2,
+    center=False,
+    power=2.0,
+    log="db",
+    amin=1e-10,
+    min_samples=MIN_SAMPLES_MEL,
+)
 
-    y = _mono_float(audio, MIN_SAMPLES_MEL)
-    power = librosa.feature.melspectrogram(
-        y=y,
-        sr=sample_rate,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        window="hann",
-        center=False,
-        power=2.0,
-        n_mels=N_MELS,
-        fmin=0.0,
-        fmax=sample_rate / 2,
-    )
-    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
-
-
-def logmel_report(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(80, n_frames)`` float32 ``ln(mel magnitude + 1e-6)`` as the report's code computed
-    it (``melspectrogram`` in its ``gztan_utils.py``): frame ``i`` is centred on sample
-    ``256·i``, the signal zero-padded by 256 samples at both ends."""
-    import librosa
-
-    y = _mono_float(audio, MIN_SAMPLES_REPORT)
-    magnitude = np.abs(
-        librosa.stft(
-            y,
-            n_fft=N_FFT_REPORT,
-            hop_length=HOP,
-            win_length=N_FFT_REPORT,
-            window="hann",
-            center=True,
-            pad_mode="constant",
-        )
-    )
-    mel_basis = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT_REPORT, n_mels=N_MELS)
-    return np.log(mel_basis @ magnitude + LOG_OFFSET_REPORT).astype(np.float32)
+#: ``(80, n_frames)`` float32 ``ln(mel magnitude + 1e-6)`` as the report's code computed
+#: it (``melspectrogram`` in its ``gztan_utils.py``): frame ``i`` is centred on sample
+#: ``256·i``, the signal zero-padded by 256 samples at both ends; same front end.
+logmel_report = LogMel(
+    sample_rate=SAMPLE_RATE,
+    n_fft=N_FFT_REPORT,
+    hop=HOP,
+    n_mels=N_MELS,
+    center=True,
+    pad_mode="constant",
+    power=1.0,
+    log="ln",
+    amin=LOG_OFFSET_REPORT,
+    min_samples=MIN_SAMPLES_REPORT,
+)
 
 
 def logcqt(audio: np.ndarray, sample_rate: int, n_bins: int = 80) -> np.ndarray:

@@ -69,7 +69,6 @@ def _features() -> list[FeatureSpec]:
     common: dict[str, Any] = {
         "sample_rate": F.SAMPLE_RATE,
         "frames_per_second": F.FRAMES_PER_SECOND,
-        "version": "1",
     }
     stft = {"n_fft": F.N_FFT, "hop_length": F.HOP, "window": "hann", "center": False}
     cqt = {
@@ -85,6 +84,7 @@ def _features() -> list[FeatureSpec]:
             F.logmel,
             params={**stft, "n_mels": F.N_MELS, "fmin": 0.0, "db": "power, amin=1e-10"},
             description="80-band log-mel spectrogram (dB), n_fft 1024, hop 256 at 22 050 Hz",
+            version="2",  # 2: the torch front end
             **common,
         ),
         FeatureSpec(
@@ -102,6 +102,7 @@ def _features() -> list[FeatureSpec]:
             },
             description="80-band ln(mel magnitude + 1e-6), n_fft 512, hop 256, centred "
             "frames at 22 050 Hz (the report's code)",
+            version="2",  # 2: the torch front end
             **common,
         ),
         FeatureSpec(
@@ -109,6 +110,7 @@ def _features() -> list[FeatureSpec]:
             F.logcqt80,
             params={**cqt, "n_bins": 80},
             description="80-bin log-CQT from C1, 12 bins/octave, hop 256 (the report's CQT)",
+            version="1",
             **common,
         ),
         FeatureSpec(
@@ -116,6 +118,7 @@ def _features() -> list[FeatureSpec]:
             F.logcqt84,
             params={**cqt, "n_bins": 84},
             description="84-bin log-CQT, 7 octaves × 12 from C1, hop 256 (the report's proposal)",
+            version="1",
             **common,
         ),
     ]

@@ -36,7 +36,9 @@ def test_report_logmel_is_the_reports_computation():
     # written out as the report's gztan_utils.melspectrogram does it
     spec = np.abs(librosa.stft(y, n_fft=512, hop_length=256, win_length=512, pad_mode="constant"))
     expected = np.log(librosa.filters.mel(sr=SR, n_fft=512, n_mels=80) @ spec + 1e-6)
-    np.testing.assert_allclose(mel, expected, rtol=1e-5, atol=1e-5)
+    # the core's torch front end: float32 FFTs, within the 0.05 it is tested to
+    assert np.abs(mel - expected).max() < 0.05
+    np.testing.assert_allclose(F.logmel_report.librosa(y), expected, rtol=1e-5, atol=1e-5)
     # natural log, not dB: silence sits at ln(1e-6), and no standardisation
     assert F.logmel_report(np.zeros(SR, np.float32), SR).max() == pytest.approx(np.log(1e-6))
     # the report's clips (20 224-20 479 samples) give its 80 frames; shorter audio is padded
