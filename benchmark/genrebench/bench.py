@@ -66,14 +66,16 @@ def audio_files(root: Path, limit: int | None) -> list[Path]:
 
 
 def bench_features(
-    data_root: Path, names: Sequence[str] = (), limit: int | None = None
+    data_root: Path, names: Sequence[str] = (), limit: int | None = None, rounds: int = 3
 ) -> list[Row]:
     """For each front-end feature (every registered feature whose extract computes in
     batches and has a librosa reference -- a :class:`~genrebench.frontends.LogMel` or a
-    plugin's wrapper of one -- or those named): seconds for a plain
-    ``librosa.load`` + librosa loop, for ``extract_all`` without cache with a fresh pool of
-    1 and of 2 worker processes (start-up included), and for the bare batched torch compute
-    on already decoded audio."""
+    plugin's wrapper of one -- or those named): seconds for a plain ``librosa.load`` +
+    librosa loop, for ``extract_all`` without cache through a pool of 1 and of 2 worker
+    processes, and for the bare batched torch compute on already decoded audio.  The four
+    are timed in turn, ``rounds`` times, and each cell is the median.  The pools are started
+    once, before any timing, as a run starts its pool once; the seconds the first worker
+    takes to start (interpreter, imports, plugin) are the ``worker start-up s`` column."""
     import librosa
 
     from genrebench.cache import FeatureCache
@@ -86,52 +88,59 @@ def bench_features(
     specs = [registry.get("features", n) for n in names] or [
         s for s in registry.specs("features") if _is_front_end(s.extract)
     ]
-    files = audio_files(data_root, limit)
-    tracks = [Track(str(i), path, ("x",)) for i, path in enumerate(files)]
-    no_cache = FeatureCache(None)
-    rows = []
     for spec in specs:
-        frontend = spec.extract
-        if not _is_front_end(frontend):
+        if not _is_front_end(spec.extract):
             raise ConfigError(
                 f"feature {spec.name!r} is not a front end (an extract with batch() and a "
                 "librosa() reference, like genrebench.frontends.LogMel)"
             )
-        frontend.librosa(np.zeros(spec.sample_rate, np.float32))  # compile numba first
-        extract_all(spec, tracks[:2], no_cache)  # and warm torch up
+    files = audio_files(data_root, limit)
+    tracks = [Track(str(i), path, ("x",)) for i, path in enumerate(files)]
+    no_cache = FeatureCache(None)
+    rows = []
+    with ExtractionPool(1, registry) as one, ExtractionPool(2, registry) as two:
+        startup = timed(lambda: extract_all(specs[0], tracks[:1], no_cache, pool=one))
+        extract_all(specs[0], tracks[:4], no_cache, pool=two)
+        for spec in specs:
+            frontend = spec.extract
+            frontend.librosa(np.zeros(spec.sample_rate, np.float32))  # compile numba first
+            extract_all(spec, tracks[:2], no_cache)  # and warm torch up
+            decoded = [load_audio(path, spec.sample_rate) for path in files]
 
-        def plain_loop(spec=spec, frontend=frontend):
-            for path in files:
-                audio, _ = librosa.load(path, sr=spec.sample_rate, mono=True)
-                frontend.librosa(audio)
+            def plain_loop(spec=spec, frontend=frontend):
+                for path in files:
+                    audio, _ = librosa.load(path, sr=spec.sample_rate, mono=True)
+                    frontend.librosa(audio)
 
-        decoded = [load_audio(path, spec.sample_rate) for path in files]
-        plain = timed(plain_loop)
-
-        def with_workers(n: int, spec=spec):
-            # A fresh pool, start-up included: a run pays it once.
-            with ExtractionPool(n, registry) as pool:
-                return extract_all(spec, tracks, no_cache, pool=pool)
-
-        one = timed(lambda: with_workers(1))
-        two = timed(lambda: with_workers(2))
-        bare = timed(
-            lambda frontend=frontend, decoded=decoded, spec=spec: frontend.batch(
-                decoded, spec.sample_rate
-            )
-        )
-        rows.append(
-            {
-                "feature": spec.name,
-                "tracks": len(files),
-                "librosa loop s": plain,
-                "genrebench 1 worker s": one,
-                "genrebench 2 workers s": two,
-                "bare torch compute s": bare,
-                "speed-up 1 worker": plain / one,
-                "speed-up 2 workers": plain / two,
+            ways = {
+                "librosa loop s": plain_loop,
+                "genrebench 1 worker s": lambda spec=spec: extract_all(
+                    spec, tracks, no_cache, pool=one
+                ),
+                "genrebench 2 workers s": lambda spec=spec: extract_all(
+                    spec, tracks, no_cache, pool=two
+                ),
+                "bare torch compute s": lambda spec=spec, frontend=frontend, decoded=decoded: (
+                    frontend.batch(decoded, spec.sample_rate)
+                ),
             }
-        )
+            seconds: dict[str, list[float]] = {way: [] for way in ways}
+            for _ in range(rounds):
+                for way, fn in ways.items():
+                    seconds[way].append(timed(fn))
+            median = {way: float(np.median(values)) for way, values in seconds.items()}
+            plain = median["librosa loop s"]
+            rows.append(
+                {
+                    "feature": spec.name,
+                    "tracks": len(files),
+                    **median,
+                    "worker start-up s": startup,
+                    "speed-up 1 worker": plain / median["genrebench 1 worker s"],
+                    "speed-up 2 workers": plain / median["genrebench 2 workers s"],
+                    "speed-up bare": plain / median["bare torch compute s"],
+                }
+            )
     return rows
 
 

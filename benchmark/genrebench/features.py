@@ -11,7 +11,7 @@ import logging
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +93,8 @@ def compute_many(
 
     A feature whose ``extract`` has a ``batch(audios, sample_rate)`` method (the front ends
     of :mod:`genrebench.frontends`) gets the tracks decoded by a few threads (decoding
-    releases the GIL) and computed in one call per chunk; any other feature, or a chunk
+    releases the GIL), one chunk ahead of the computation, and computed in one call per
+    chunk; any other feature, or a chunk
     whose batch call fails, is computed track by track so that an error names its track.
     Tracks read from a companion file (``FeatureSpec.asset``) are never batched.
     """
@@ -102,30 +103,42 @@ def compute_many(
         for track in tracks:
             yield _compute_one(spec, track)
         return
-    for start in range(0, len(tracks), DECODE_CHUNK):
-        chunk = tracks[start : start + DECODE_CHUNK]
-        from_audio = [t for t in chunk if source_of(spec, t)[1] == "audio"]
-        with ThreadPoolExecutor(max_workers=decode_threads) as pool:
-            decoded = list(pool.map(lambda t: _decode(spec, t), from_audio))
-        ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
-        try:
-            with _warnings_naming(spec, [source_of(spec, t)[0] for t, _ in ready]):
-                arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
-            done = {t.track_id: _checked(spec, a) for (t, _), a in zip(ready, arrays, strict=True)}
-        except Exception:
-            log.debug("batch extraction failed; computing track by track", exc_info=True)
-            done = {}
-        audio_of = {t.track_id: audio for t, audio in decoded}
-        for track in chunk:
-            audio = audio_of.get(track.track_id)
-            if audio is None:  # read from its companion file
-                yield _compute_one(spec, track)
-            elif isinstance(audio, BaseException):
-                yield track.track_id, None, _describe(audio)
-            elif track.track_id in done:
-                yield track.track_id, done[track.track_id], None
-            else:
-                yield _compute_one(spec, track)
+    chunks = [tracks[i : i + DECODE_CHUNK] for i in range(0, len(tracks), DECODE_CHUNK)]
+    with ThreadPoolExecutor(max_workers=decode_threads) as pool:
+
+        def decode(chunk: Sequence[Track]) -> list[Future]:
+            return [
+                pool.submit(_decode, spec, t) for t in chunk if source_of(spec, t)[1] == "audio"
+            ]
+
+        # The next chunk decodes (threads, GIL released) while this one computes.
+        pending = decode(chunks[0]) if chunks else []
+        for k, chunk in enumerate(chunks):
+            decoded = [future.result() for future in pending]
+            pending = decode(chunks[k + 1]) if k + 1 < len(chunks) else []
+            yield from _compute_chunk(spec, batch, chunk, decoded)
+
+
+def _compute_chunk(spec, batch, chunk, decoded) -> Iterator[Outcome]:
+    ready = [(t, audio) for t, audio in decoded if not isinstance(audio, BaseException)]
+    try:
+        with _warnings_naming(spec, [source_of(spec, t)[0] for t, _ in ready]):
+            arrays = batch([audio for _, audio in ready], spec.sample_rate) if ready else []
+        done = {t.track_id: _checked(spec, a) for (t, _), a in zip(ready, arrays, strict=True)}
+    except Exception:
+        log.debug("batch extraction failed; computing track by track", exc_info=True)
+        done = {}
+    audio_of = {t.track_id: audio for t, audio in decoded}
+    for track in chunk:
+        audio = audio_of.get(track.track_id)
+        if audio is None:  # read from its companion file
+            yield _compute_one(spec, track)
+        elif isinstance(audio, BaseException):
+            yield track.track_id, None, _describe(audio)
+        elif track.track_id in done:
+            yield track.track_id, done[track.track_id], None
+        else:
+            yield _compute_one(spec, track)
 
 
 def _decode(spec: FeatureSpec, track: Track) -> tuple[Track, np.ndarray | BaseException]:
