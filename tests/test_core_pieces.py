@@ -363,7 +363,8 @@ def test_stratified_split_rounds_by_largest_remainder():
     assert part_sizes(parts) == {"train": 12, "valid": 8, "test": 8}
     for c in "abcd":
         assert part_sizes(parts, c) == {"train": 3, "valid": 2, "test": 2}
-    # 0.6/0.2/0.2 of 7 is 4.2/1.4/1.4: one track left, to train (ties by part order)
+    # 0.6/0.2/0.2 of 7 is 4.2/1.4/1.4: floors 4/1/1, one track left; the largest
+    # remainders tie (valid and test, 0.4), and the tie goes by part order: test first here
     parts = stratified_split(tracks_of(7), {"test": 0.2, "train": 0.6, "valid": 0.2}, 0)
     assert part_sizes(parts, "a") == {"train": 4, "valid": 1, "test": 2}
 

@@ -496,3 +496,47 @@ def test_feature_without_its_weights_fails_the_job_with_its_message(tmp_path):
     assert result["status"] == "failed"
     # the feature's own message, not "no usable training tracks left after skipping ..."
     assert result["error"] == f"ConfigError: {NeedsWeightsPlugin.MESSAGE}"
+
+
+def test_concurrent_atomic_writes_of_one_file_never_collide(tmp_path):
+    # Without the job lock: each write has its own temporary file, so writers never
+    # truncate or move each other's, and a reader only ever sees one whole version.
+    import threading
+
+    from genrebench.outputs import write_atomic
+
+    path = tmp_path / "metrics.json"
+    size = 200_000
+    errors: list[BaseException] = []
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def writer(mark: str) -> None:
+        try:
+            for _ in range(150):
+                write_atomic(path, lambda tmp: tmp.write_text(mark * size))
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    def reader() -> None:
+        while not done.is_set():
+            if path.exists():
+                text = path.read_text()
+                seen.add(text[:1])
+                if len(text) != size or len(set(text)) != 1:
+                    errors.append(AssertionError(f"read a mixed or short file ({len(text)})"))
+                    return
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in "abcd"]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+    assert errors == []
+    assert path.read_text() in {m * size for m in "abcd"}
+    assert len(seen) >= 2  # the reader did see the writers take turns
+    assert list(tmp_path.glob("*.tmp")) == []
