@@ -291,3 +291,15 @@ def test_a_failure_reason_is_kept_to_one_table_cell():
     broken["error"] = "ValueError: a|b " + "x" * 200
     cells = markdown_rows(leaderboard.to_markdown(leaderboard.build([broken])))["broken"]
     assert cells[1] == "**failed**: " + ("ValueError: a/b " + "x" * 200)[:120]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (0.0066, 0.0712, "[0.00, 0.08]"),  # 0.007 [0.01, 0.07] would look like a miss
+        (0.70, 0.84, "[0.70, 0.84]"),  # exact hundredths stay as they are
+        (0.123, 0.9999, "[0.12, 1.00]"),
+    ],
+)
+def test_interval_bounds_are_rounded_outwards(low, high, text):
+    assert leaderboard.interval_text(low, high) == text

@@ -272,7 +272,8 @@ def legend(frame: pd.DataFrame) -> list[str]:
         "Per-track metrics (see the README for their exact definitions), mean over seeds. "
         + (
             "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks "
-            "and seeds; `±`: the standard deviation over seeds where there is no interval. "
+            "and seeds (bounds rounded outwards); `±`: the standard deviation over seeds "
+            "where there is no interval. "
             if with_ci
             else "`±`: the standard deviation over seeds. "
         )
@@ -332,6 +333,12 @@ def _num(value: Any, fmt: str) -> str:
         return "–"
 
 
+def interval_text(low: float, high: float) -> str:
+    """``[low, high]`` to two decimals, rounded outwards: the printed interval always holds
+    the computed one (and so any estimate inside it, which is shown to three decimals)."""
+    return f"[{math.floor(low * 100 + 1e-9) / 100:.2f}, {math.ceil(high * 100 - 1e-9) / 100:.2f}]"
+
+
 def _mean_std(row: pd.Series, column: str) -> str:
     mean, std = row.get(column), row.get(f"{column}_std")
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
@@ -339,7 +346,7 @@ def _mean_std(row: pd.Series, column: str) -> str:
     if text == "–":
         return text
     if _num(low, "{}") != "–" and _num(high, "{}") != "–":
-        return f"{text} [{float(low):.2f}, {float(high):.2f}]"
+        return f"{text} {interval_text(float(low), float(high))}"
     if std is not None and not math.isnan(float(std)):
         text += f" ± {float(std):.3f}"
     return text

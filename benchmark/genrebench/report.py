@@ -433,7 +433,7 @@ def _paper_tables(board: pd.DataFrame, registry) -> list[dict[str, Any]]:
                 )  # fmt: skip
                 text = "–" if not np.isfinite(value) else f"{value:.3f}"
                 if np.isfinite(low):
-                    text += f" [{low:.2f}, {high:.2f}]"
+                    text += f" {leaderboard.interval_text(low, high)}"
                 cells.append(text)
             rows.append({"reported": number, "ours": cells})
         tables.append(
