@@ -22,7 +22,7 @@ from genrebench.aggregation import (
     mean_probability,
 )
 from genrebench.cache import FeatureCache, default_cache_dir, feature_fingerprint
-from genrebench.dataset import stratified_split
+from genrebench.dataset import Split, small_classes_note, stratified_split
 from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.segments import cut, segment_frames, segment_offsets
 
@@ -482,6 +482,14 @@ def test_track_level_arrays_of_different_shapes_are_refused():
     assert x.dtype == np.float32 and owner.tolist() == [0, 1]
 
 
+def test_a_hop_in_seconds_needs_a_time_varying_feature():
+    track_level = FeatureSpec("g", lambda a, sr: a, sample_rate=100)
+    seg = Segments(length_frames=2, hop_seconds=1.0, train_count=None)
+    with pytest.raises(ConfigError) as error:
+        cut([np.zeros((1, 4))], ["t"], seg, track_level, None, seed=0)
+    assert str(error.value) == "a segment hop in seconds needs a time-varying feature: 'g'"
+
+
 # ---------------------------------------------------------------- pinned behaviour: aggregation
 SEGMENTS = np.array([[0.6, 0.3, 0.1], [0.1, 0.8, 0.1], [0.5, 0.2, 0.3]])
 
@@ -543,6 +551,46 @@ def test_a_track_without_segments_is_an_error():
         aggregate_tracks(SEGMENTS, np.array([0, 0, 2]), 3, "mean", "single-label")
     with pytest.raises(ValueError, match="track row 2 has no segments"):
         aggregate_tracks(SEGMENTS, np.array([0, 1, 1]), 3, "mean", "single-label")
+
+
+def test_an_unknown_aggregation_is_named_with_the_known_ones():
+    with pytest.raises(UnknownNameError) as error:
+        get_aggregation("median")
+    assert str(error.value) == (
+        "unknown aggregation 'median'. Did you mean 'mean'? "
+        "Known aggregations: geometric, max, mean, vote"
+    )
+
+
+def test_vote_tie_break_survives_many_segments_and_float32_sums():
+    # 5,000 votes each; class 1 has the larger summed probability.  The winner's bonus is
+    # added to shares (at most 1), so it is not lost in rounding however many segments.
+    p = np.tile([[0.51, 0.49]], (10_000, 1))
+    p[5_000:] = [0.2, 0.8]
+    assert majority_vote(p).argmax() == 1
+    # float32 model outputs: one vote each, class sums 1.0 and 1 + 2**-30, which float32
+    # would round to a tie (and so to class 0); the sums are taken in float64
+    p32 = np.array([[0.5, 1.0], [0.5, 2.0**-30]], dtype=np.float32)
+    assert majority_vote(p32).argmax() == 1
+
+
+def test_each_rule_sees_a_tracks_segments_in_their_original_order(monkeypatch):
+    # an order-dependent rule (a temporal one, say) must get a track's segments in the
+    # order they were cut, however the tracks' segments are interleaved
+    seen = []
+
+    def first_segment(p):
+        seen.append(p.copy())
+        return p[0]
+
+    monkeypatch.setitem(AGGREGATIONS, "first", first_segment)
+    rng = np.random.default_rng(0)
+    owner = rng.integers(0, 2, 200)
+    probs = rng.random((200, 3))
+    out = aggregate_tracks(probs, owner, 2, "first", "multi-label")
+    for t in (0, 1):
+        np.testing.assert_array_equal(seen[t], probs[owner == t])
+        np.testing.assert_array_equal(out[t], probs[owner == t][0])
 
 
 # ---------------------------------------------------------------- pinned behaviour: cache
@@ -622,6 +670,20 @@ def test_cache_key_recipe_is_stable(tmp_path):
     assert cache.key(audio, spec, "audio") == cache.key(audio, spec)
     asset = hashlib.sha256(f"{text}\nsource=asset:image".encode()).hexdigest()
     assert cache.key(audio, spec, "asset:image") == asset
+
+
+def test_parameters_json_cannot_hold_go_into_the_key_as_text(tmp_path):
+    spec = FeatureSpec(
+        "f", lambda a, sr: a, sample_rate=1, params={"weights": Path("/w/model.pt"), "n": 3}
+    )
+    assert feature_fingerprint(spec) == (
+        '{"name": "f", "params": {"n": 3, "weights": "/w/model.pt"}, "sample_rate": 1, '
+        '"version": "1"}'
+    )
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"audio")
+    other = FeatureSpec("f", spec.extract, sample_rate=1, params={"weights": Path("/w/b.pt")})
+    assert FeatureCache(tmp_path).key(audio, spec) != FeatureCache(tmp_path).key(audio, other)
 
 
 def test_file_digest_is_remembered_per_path_size_and_mtime(tmp_path, monkeypatch):
@@ -778,3 +840,28 @@ def test_label_matrices_are_int64():
     assert single.tolist() == [0, 3, 1] and single.dtype == np.int64
     multi = Dataset("m", "multi-label", ["x", "y"], [Track("1", Path("1"), ("y",))])
     assert multi.label_matrix(["1"]).dtype == np.int64
+    empty = make_dataset(per_class=2).label_matrix([])
+    assert empty.shape == (0,) and empty.dtype == np.int64  # an empty valid part, say
+    assert multi.label_matrix([]).shape == (0, 2) and multi.label_matrix([]).dtype == np.int64
+
+
+def test_a_split_without_a_seed_is_the_seed_0_split():
+    ds = make_dataset()
+    request = SplitRequest("stratified", {"train": 0.5, "test": 0.5})
+    assert ds.split(request).train == ds.split(request, seed=0).train
+    assert ds.split(request).train != ds.split(request, seed=1).train
+
+
+def test_the_note_names_classes_with_fewer_tracks_than_parts_not_as_many():
+    counts = {"a": 3, "b": 2, "c": 5}  # a split in 3 parts: "a" can be in every part
+    tracks = [Track(f"{c}{i}", Path(f"{c}{i}.wav"), (c,)) for c, n in counts.items()
+              for i in range(n)]  # fmt: skip
+    ds = Dataset("toy", "single-label", list(counts), tracks)
+    split = Split("s", ["a0", "b0", "c0", "c1", "c2"], ["a1", "c3"], ["a2", "b1", "c4"])
+    assert small_classes_note(ds, split) == (
+        "data set 'toy': 1 class(es) have fewer tracks than the 3 parts of split 's' and are "
+        "missing from some part: 'b' (2) (f1_macro scores a class absent from the test part "
+        "as 0)"
+    )
+    two_parts = Split("s", ["a0", "a1", "b0", "c0"], [], ["a2", "b1", "c1"])
+    assert small_classes_note(ds, two_parts) == ""  # "b" has 2 tracks for 2 parts

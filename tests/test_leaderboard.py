@@ -303,3 +303,56 @@ def test_a_failure_reason_is_kept_to_one_table_cell():
 )
 def test_interval_bounds_are_rounded_outwards(low, high, text):
     assert leaderboard.interval_text(low, high) == text
+
+
+def test_compared_rows_get_a_vs_best_column_bold_accuracy_intervals_and_a_legend():
+    board = leaderboard.build(
+        [
+            result("a", 0, accuracy=0.9, temperature=1.5),
+            result("b", 0, accuracy=0.8, temperature=2.0),
+            result("c", 0, accuracy=0.5, temperature=1.25),
+        ]
+    )
+    # the columns genrebench.stats.annotate adds (rows are sorted by accuracy: a, b, c)
+    board["accuracy_ci_low"] = [0.85, 0.7, 0.4]
+    board["accuracy_ci_high"] = [0.95, 0.9, 0.6]
+    board["significance"] = ["best", "tied", "worse"]
+    board["comparison_group"] = [1.0, 1.0, 1.0]
+    board["p_vs_best_holm"] = [math.nan, 0.25, 0.0004]
+    text = leaderboard.to_markdown(board)
+    rows = markdown_rows(text)
+    assert rows["header"] == [
+        "experiment", "vs best", "accuracy", "T", "train s", "infer ms/track", "params", "seeds",
+    ]  # fmt: skip
+    assert rows["a"] == ["`a`", "best", "**0.900 [0.85, 0.95]**", "1.500", "–", "–", "–", "1"]
+    assert rows["b"] == [
+        "`b`",
+        "≈ (p=0.250)",
+        "**0.800 [0.70, 0.90]**",
+        "2.000",
+        "–",
+        "–",
+        "–",
+        "1",
+    ]
+    assert rows["c"] == ["`c`", "p<0.001", "0.500 [0.40, 0.60]", "1.250", "–", "–", "–", "1"]
+    legend = leaderboard.legend(board)
+    assert legend == [
+        "Per-track metrics (see the README for their exact definitions), mean over seeds. "
+        "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks and "
+        "seeds (bounds rounded outwards); `±`: the standard deviation over seeds where there "
+        "is no interval. Rows are sorted by accuracy.",
+        "**vs best**: rows on the same test tracks are compared with the most accurate one "
+        "(paired bootstrap of the accuracy difference, Holm-corrected); **bold** accuracy: the "
+        "best row and every row not significantly different from it (p >= 0.05); `p=` the "
+        "corrected p-value. Where a section holds rows on different test tracks (another "
+        "split), each set is compared on its own (letters A, B). McNemar's test is in the "
+        "CSV/JSON; `genrebench compare A B` prints both in full.",
+    ]
+    assert text.startswith("# genrebench leaderboard\n\n" + "\n\n".join(legend) + "\n\n## d")
+    plain = board.drop(columns=["significance", "comparison_group", "p_vs_best_holm"])
+    assert markdown_rows(leaderboard.to_markdown(plain))["a"][1:3] == [
+        "0.900 [0.85, 0.95]",
+        "1.500",
+    ]
+    assert len(leaderboard.legend(plain)) == 1

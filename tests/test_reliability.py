@@ -125,6 +125,12 @@ def test_overconfidence_sign():
     assert m.overconfidence(y, unsure_and_right) == pytest.approx(-0.4)
 
 
+def test_multilabel_overconfidence_counts_a_probability_at_the_threshold_as_positive():
+    # p == threshold is a positive decision: confidence p = 0.3, right for y = 1 (0.3 - 1)
+    y, p = np.array([[1, 0]]), np.array([[0.3, 0.1]])
+    assert m.multilabel_overconfidence(y, p, threshold=0.3) == pytest.approx((0.3 + 0.9) / 2 - 1)
+
+
 # --------------------------------------------------------------------------- entropy
 @pytest.mark.parametrize("seed", SEEDS)
 def test_entropy_vs_scipy(seed):
