@@ -356,3 +356,18 @@ def test_compared_rows_get_a_vs_best_column_bold_accuracy_intervals_and_a_legend
         "1.500",
     ]
     assert len(leaderboard.legend(plain)) == 1
+
+
+def test_rows_on_other_test_tracks_get_a_letter_per_comparison_group():
+    accuracy = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "e": 0.5}
+    board = leaderboard.build([result(name, 0, accuracy=acc) for name, acc in accuracy.items()])
+    # two groups of rows on identical test tracks, and one row without predictions
+    board["significance"] = ["best", "tied", "best", "worse", ""]
+    board["comparison_group"] = [1.0, 1.0, 2.0, 2.0, math.nan]
+    board["p_vs_best_holm"] = [math.nan, 0.25, math.nan, 0.01, math.nan]
+    rows = markdown_rows(leaderboard.to_markdown(board))
+    marks = [rows[name][1] for name in "abcde"]
+    assert marks == ["best A", "≈ A (p=0.250)", "best B", "p=0.010 B", "–"]
+    one_group = board[board["experiment"].isin(["a", "b", "e"])]
+    rows = markdown_rows(leaderboard.to_markdown(one_group))
+    assert [rows[name][1] for name in "abe"] == ["best", "≈ (p=0.250)", "–"]  # no letters
