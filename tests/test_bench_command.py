@@ -39,3 +39,15 @@ def test_bench_features_needs_audio(tmp_path, capsys):
         bench_features(tmp_path)
     assert main(["bench", "features"]) == 2
     assert "--data-root" in capsys.readouterr().err
+
+
+def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path):
+    from genrebench.bench import bench_overhead
+
+    [row] = bench_overhead(["reference/logreg"], tmp_path, rounds=1)
+    assert row["experiment"] == "reference/logreg"
+    assert row["bare s"] > 0 and row["harness s"] > 0 and row["worker start-up s"] > 0
+    assert row["overhead"] == pytest.approx((row["harness s"] - row["bare s"]) / row["harness s"])
+    # the harness round ran the job in its own folder: a finished result, not a reused one
+    [metrics] = (tmp_path / "runs-reference-logreg-0").rglob("metrics.json")
+    assert '"status": "ok"' in metrics.read_text()

@@ -302,32 +302,64 @@ def _cli(args: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------- overhead
-def bench_overhead(experiments: Sequence[str], work_dir: Path) -> list[Row]:
+def bench_overhead(experiments: Sequence[str], work_dir: Path, rounds: int = 3) -> list[Row]:
     """For each experiment on the embedded ``synthetic-genres`` set, quick profile, no
     feature cache: the harness's job time against a bare loop that decodes, extracts,
-    cuts, trains and predicts with the same functions and nothing else."""
+    cuts, trains and predicts with the same functions and nothing else, timed in turn
+    ``rounds`` times (medians; each harness round writes to a fresh folder, so nothing is
+    reused).  The harness's extraction worker is started once before the timing, as a run
+    starts its pool once for all its jobs; its start-up is the ``worker start-up s``
+    column, a cost per run, not per job."""
+    from genrebench.cache import FeatureCache
+    from genrebench.features import extract_all
     from genrebench.plugins import load_plugins
     from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.workers import ExtractionPool
 
     registry = load_plugins()
     rows = []
-    for name in experiments:
-        options = RunOptions(
-            experiments=[name], datasets=["synthetic-genres"], out=work_dir / "runs", cache_dir=None
-        )
-        [job], _ = plan(registry, options)
-        runner = Runner(registry, options)
-        runner.load_datasets([job])
-        bare = timed(lambda runner=runner, job=job: _bare_job(runner, job))
-        harness = timed(lambda runner=runner, job=job: runner.run_job(job))
-        rows.append(
-            {
-                "experiment": name,
-                "bare s": bare,
-                "harness s": harness,
-                "overhead": (harness - bare) / harness,
-            }
-        )
+    startup = None
+    with ExtractionPool(1, registry) as pool:
+        for name in experiments:
+
+            def runner_for(folder: str, name=name):
+                options = RunOptions(
+                    experiments=[name],
+                    datasets=["synthetic-genres"],
+                    out=work_dir / folder,
+                    cache_dir=None,
+                )
+                [job], _ = plan(registry, options)
+                runner = Runner(registry, options)
+                runner.pool = pool  # the run's one pool, already started
+                runner.load_datasets([job])
+                return runner, job
+
+            runner, job = runner_for("bare")
+            if startup is None:
+                ctx = runner.context(job)
+                startup = timed(
+                    lambda ctx=ctx: extract_all(
+                        ctx.feature, ctx.dataset.tracks[:1], FeatureCache(None), pool=pool
+                    )
+                )
+            seconds: dict[str, list[float]] = {"bare s": [], "harness s": []}
+            for k in range(rounds):
+                seconds["bare s"].append(
+                    timed(lambda runner=runner, job=job: _bare_job(runner, job))
+                )
+                harness, harness_job = runner_for(f"runs-{name.replace('/', '-')}-{k}")
+                seconds["harness s"].append(timed(lambda r=harness, j=harness_job: r.run_job(j)))
+            bare, harness = (float(np.median(v)) for v in seconds.values())
+            rows.append(
+                {
+                    "experiment": name,
+                    "bare s": bare,
+                    "harness s": harness,
+                    "overhead": (harness - bare) / harness,
+                    "worker start-up s": startup,
+                }
+            )
     return rows
 
 
