@@ -164,14 +164,7 @@ class LogMel:
         ]
 
     def _input(self, audio: np.ndarray) -> np.ndarray:
-        """Mono float32, finite, at least ``min_samples`` long."""
-        y = np.asarray(audio, dtype=np.float32)
-        if y.ndim > 1:
-            y = y.mean(axis=0)  # librosa's (channels, samples) layout
-        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-        if len(y) < self.min_samples:
-            y = np.pad(y, (0, self.min_samples - len(y)))
-        return y
+        return mono_input(audio, self.min_samples)
 
     def _prepare(self, signal: np.ndarray) -> np.ndarray:
         if self.center:
@@ -181,6 +174,20 @@ class LogMel:
         if len(signal) < self.n_fft:
             return np.pad(signal, (0, self.n_fft - len(signal)))
         return signal
+
+
+def mono_input(audio: np.ndarray, min_samples: int = 0) -> np.ndarray:
+    """Audio as a feature function should see it: mono float32 (a ``(channels, samples)``
+    array is averaged), non-finite samples set to 0, padded with silence at the end to at
+    least ``min_samples``.  The front ends apply it; plugins computing other features
+    with librosa use it too."""
+    y = np.asarray(audio, dtype=np.float32)
+    if y.ndim > 1:
+        y = y.mean(axis=0)  # librosa's (channels, samples) layout
+    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    if len(y) < min_samples:
+        y = np.pad(y, (0, min_samples - len(y)))
+    return y
 
 
 def _chunks(lengths: Sequence[int], max_samples: int) -> list[list[int]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrebench.frontends import LogMel
+from genrebench.frontends import LogMel, mono_input
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -30,16 +30,6 @@ FRAMES_PER_SECOND = SAMPLE_RATE / HOP  # 62.11
 PATCH_FRAMES = 186  # 3 s
 PATCH_HOP_FRAMES = 62  # 1 s (round(62.11))
 MIN_SAMPLES = 3 * SAMPLE_RATE  # 187 frames: one full 3 s patch
-
-
-def _mono(audio: np.ndarray, min_length: int) -> np.ndarray:
-    y = np.asarray(audio, dtype=np.float32)
-    if y.ndim > 1:
-        y = y.mean(axis=0)
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    if len(y) < min_length:
-        y = np.pad(y, (0, min_length - len(y)))
-    return y
 
 
 #: ``(96, 1 + n_samples // 710)`` float32 log-mel spectrogram in dB.
@@ -63,7 +53,7 @@ def musicnn_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``(200, n_patches)`` musicnn MSD penultimate-layer activations, one per 3 s patch."""
     from genrebench_lukashevich2023 import musicnn
 
-    y = _mono(audio, 3 * sample_rate)
+    y = mono_input(audio, 3 * sample_rate)
     return musicnn.embed(y, checkpoint="MSD_musicnn", layer="penultimate")
 
 
@@ -73,4 +63,4 @@ def openl3_embedding(
     """``(512, n_windows)`` OpenL3 music embeddings (ConfigError without weights)."""
     from genrebench_lukashevich2023 import openl3
 
-    return openl3.embed(_mono(audio, 0), input_repr=input_repr, hop_seconds=hop_seconds)
+    return openl3.embed(mono_input(audio), input_repr=input_repr, hop_seconds=hop_seconds)

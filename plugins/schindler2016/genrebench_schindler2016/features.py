@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrebench.frontends import LogMel
+from genrebench.frontends import LogMel, mono_input
 
 SAMPLE_RATE = 22050
 N_FFT = 1024
@@ -48,16 +48,6 @@ MIN_SAMPLES_CQT = 32768
 N_FFT_REPORT = 512
 MIN_SAMPLES_REPORT = (SEGMENT_FRAMES - 1) * HOP  # 20 224 samples = 0.917 s
 LOG_OFFSET_REPORT = 1e-6
-
-
-def _mono_float(audio: np.ndarray, min_length: int) -> np.ndarray:
-    y = np.asarray(audio, dtype=np.float32)
-    if y.ndim > 1:
-        y = y.mean(axis=0)  # librosa's (channels, samples) layout
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    if len(y) < min_length:
-        y = np.pad(y, (0, min_length - len(y)))
-    return y
 
 
 #: ``(80, n_frames)`` float32 log-mel spectrogram in dB (frame ``i`` starts at sample
@@ -98,7 +88,7 @@ def logcqt(audio: np.ndarray, sample_rate: int, n_bins: int = 80) -> np.ndarray:
     """``(n_bins, n_frames)`` float32 log-magnitude constant-Q transform in dB."""
     import librosa
 
-    y = _mono_float(audio, MIN_SAMPLES_CQT)
+    y = mono_input(audio, MIN_SAMPLES_CQT)
     magnitude = np.abs(
         librosa.cqt(
             y,
