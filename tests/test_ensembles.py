@@ -82,7 +82,7 @@ class EnsemblePlugin:
         ]
 
 
-def run(out: Path, patterns, seeds=1, split=SPLIT):
+def run(out: Path, patterns, seeds=1, split=SPLIT, protocol="benchmark"):
     registry = load_plugins(extra=[EnsemblePlugin()])
     options = RunOptions(
         experiments=patterns,
@@ -92,6 +92,7 @@ def run(out: Path, patterns, seeds=1, split=SPLIT):
         seeds=seeds,
         split="stratified" if split else None,
         split_ratios=split,
+        protocol=protocol,
     )
     jobs, _ = plan(registry, options)
     ensemble_jobs, _ = plan_ensembles(registry, options)
@@ -101,9 +102,10 @@ def run(out: Path, patterns, seeds=1, split=SPLIT):
     return {(r["experiment"], r["seed"]): r for r in results}
 
 
-def folder(out: Path, name: str, seed) -> Path:
+def folder(out: Path, name: str, seed, protocol="benchmark") -> Path:
     leaf = "seed-ensemble" if seed == "ensemble" else f"seed-{seed}"
-    return out / "runs" / name / "example-tones" / "quick" / leaf
+    middle = ["paper-protocol"] if protocol == "paper" else []
+    return out.joinpath("runs", name, "example-tones", "quick", *middle, leaf)
 
 
 def probs_of(path: Path, classes) -> tuple[pd.DataFrame, np.ndarray]:
@@ -233,12 +235,14 @@ def test_mean_vote_and_function_rules_from_saved_predictions(tmp_path):
 def test_ensemble_with_a_missing_failed_or_mismatched_member_is_refused(
     tmp_path, ensemble, message
 ):
-    results = run(tmp_path, [ensemble], split=None)
+    # The paper protocol: test/other-split's own split then applies.
+    results = run(tmp_path, [ensemble], split=None, protocol="paper")
     result = results[(ensemble, 0)]
     assert result["status"] == "failed" and message in result["error"], result["error"]
-    saved = json.loads((folder(tmp_path, ensemble, 0) / "metrics.json").read_text())
+    where = folder(tmp_path, ensemble, 0, "paper")
+    saved = json.loads((where / "metrics.json").read_text())
     assert saved["status"] == "failed" and message in saved["error"]
-    assert not (folder(tmp_path, ensemble, 0) / "predictions.csv").exists()
+    assert not (where / "predictions.csv").exists()
     row = leaderboard.build(leaderboard.find_results([tmp_path])).set_index("experiment")
     assert row.loc[ensemble, "status"] == "failed"
 

@@ -87,6 +87,13 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
             print(f"  {item['name']:<36} {item['plugin']}{extra}")
             if kind == "experiments" and item["description"]:
                 print(f"      {item['description']}")
+            if kind == "experiments" and item["split"]["scheme"] != "default":
+                ratios = item["split"]["ratios"] or {}
+                shares = ",".join(f"{k}={v:g}" for k, v in ratios.items())
+                print(
+                    f"      own split (paper protocol): {item['split']['scheme']}"
+                    + (f"({shares})" if shares else "")
+                )
             if item.get("requires_weights"):
                 print(f"      needs {item['requires_weights']}")
     if registry.failed:
@@ -111,6 +118,8 @@ def _describe(registry: Registry, kind: str, name: str) -> dict:
         item["tasks"] = list(spec.tasks)
     if kind == "experiments":
         item.update(feature=spec.feature, model=spec.model, paper=spec.paper)
+        # The paper's own split, used under the paper protocol only.
+        item["split"] = {"scheme": spec.split.scheme, "ratios": dict(spec.split.ratios or {})}
         item["requires_weights"] = spec.requires_weights
     if name in registry.broken[kind]:
         item["broken"] = registry.broken[kind][name]
@@ -135,9 +144,11 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         datasets=args.dataset or (),
         data_root=args.data_root,
         dataset_options=dict(args.dataset_option or ()),
+        protocol=_given(args.protocol, "benchmark"),
         split=args.split,
         split_ratios=args.split_ratios,
         split_seed=_given(args.split_seed, 0),
+        folds=args.folds,
         profile=_given(args.profile, "quick"),
         seeds=_given(args.seeds, 1),
         seed_start=_given(args.seed_start, 0),
@@ -169,7 +180,9 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
         "EXPERIMENT": args.experiments,
         "--dataset": args.dataset,
         "--dataset-option": args.dataset_option,
+        "--protocol": args.protocol,
         "--split": args.split,
+        "--folds": args.folds,
         "--split-ratios": args.split_ratios,
         "--split-seed": args.split_seed,
         "--profile": args.profile,
@@ -244,28 +257,22 @@ def _run_jobs(registry: Registry, planned: list) -> tuple[list[dict], list[Path]
         ran = runner.run(jobs)
         combined = ensembles.run_all(runner, ensemble_jobs, ran)
         results += ran + combined
-        folders += [runner.job_dir(job) for job in jobs]
-        folders += [_ensemble_folder(runner.options.out, r) for r in combined]
+        folders += [_result_folder(runner.options.out, r) for r in ran + combined]
         _summarise_problems(runner)
+        _summarise_splits(runner.options, ran)
     return results, folders
 
 
-def _ensemble_folder(out: Path, result: dict) -> Path:
-    """Where :mod:`genrebench.ensembles` saved an ensemble's result."""
-    from genrebench.ensembles import SEED_ENSEMBLE
+def _result_folder(out: Path, result: dict) -> Path:
+    """Where a run saved a result: a job's (of a k-fold split: its seed's pooled result)
+    or an ensemble's (:mod:`genrebench.ensembles`)."""
+    from genrebench.outputs import job_folder
 
-    root = out / "runs"
+    name = result["experiment"]
     if result["seed"] == "ensemble":
-        name = result.get("ensemble", {}).get("of") or result["experiment"].removesuffix(
-            " (seed ensemble)"
-        )
-        return root / name / result["dataset"] / result["profile"] / SEED_ENSEMBLE
-    return (
-        root
-        / result["experiment"]
-        / result["dataset"]
-        / result["profile"]
-        / (f"seed-{result['seed']}")
+        name = result.get("ensemble", {}).get("of") or name.removesuffix(" (seed ensemble)")
+    return job_folder(
+        out, name, result["dataset"], result["profile"], result["protocol"], result["seed"]
     )
 
 
@@ -347,6 +354,47 @@ def _summarise_problems(runner) -> None:
             print(f"  {track_id}: {reason}", file=sys.stderr)
 
 
+def _summarise_splits(options, results: Sequence[dict]) -> None:
+    """What the run's rows were evaluated on, one line per data set and test-track set
+    (with the experiments on it when the protocol gave them different ones), then the caps
+    the protocol ignored and the test tracks each row lost."""
+    sets: dict[tuple, list[str]] = {}
+    ignored: dict[str, dict] = {}
+    for r in results:
+        if r.get("status") != "ok" or "evaluation_set" not in r:
+            continue
+        key = (r["dataset"], r.get("split"), r["evaluation_set"]["n_tracks"])
+        key += (r["evaluation_set"]["sha256"],)
+        sets.setdefault(key, [])
+        if r["experiment"] not in sets[key]:
+            sets[key].append(r["experiment"])
+        if r.get("caps", {}).get("ignored"):
+            ignored[r["experiment"]] = r["caps"]["ignored"]
+        if r.get("n_test_tracks_lost"):
+            shown = ", ".join(r.get("test_tracks_lost", []))
+            print(
+                f"note: {r['experiment']} on {r['dataset']} seed {r['seed']} lost "
+                f"{r['n_test_tracks_lost']} of its {r['evaluation_set']['n_tracks']} planned "
+                f"test tracks ({shown}): its row is not on the full test set",
+                file=sys.stderr,
+            )
+    datasets = [k[0] for k in sets]
+    for (dataset, split, n_tracks, sha), names in sets.items():
+        who = "" if datasets.count(dataset) == 1 else f" ({', '.join(names)})"
+        print(
+            f"split: {dataset}, {options.protocol} protocol: {split}, {n_tracks} test tracks "
+            f"(sha256 {sha[:12]}){who}",
+            file=sys.stderr,
+        )
+    for name, caps in sorted(ignored.items()):
+        text = ", ".join(f"{k}={v}" for k, v in caps.items())
+        print(
+            f"note: {name}: {text} ignored: the {options.protocol} protocol never caps the "
+            "test tracks",
+            file=sys.stderr,
+        )
+
+
 def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard
 
@@ -401,9 +449,24 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
             f"metric {args.metric!r} has no bootstrap form for {row_a.task} rows; choose one "
             f"of {', '.join(resampling.columns_of(row_a))}"
         )
+    for key in (a, b):
+        print(_evaluated_on(key, results))
     c = stats.compare(row_a, row_b, metric=args.metric)
     print(stats.describe_comparison(c))
     return 0
+
+
+def _evaluated_on(key: tuple, results: Sequence[dict]) -> str:
+    """One line naming a compared row's protocol, split and planned test tracks."""
+    found = [r for r in results if (r["experiment"], r["dataset"], r["profile"]) == key]
+    r = next((r for r in found if r.get("status") == "ok"), found[0] if found else {})
+    evaluated = r.get("evaluation_set") or {}
+    tracks = f", {evaluated['n_tracks']} planned test tracks" if evaluated else ""
+    lost = f" ({r['n_test_tracks_lost']} lost)" if r.get("n_test_tracks_lost") else ""
+    return (
+        f"{key[0]} on {key[1]} ({key[2]}): {r.get('protocol', 'unknown')} protocol, split "
+        f"{r.get('split', '?')}{tracks}{lost}"
+    )
 
 
 def cmd_report(registry: Registry, args: argparse.Namespace) -> int:
@@ -540,7 +603,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         metavar="NAME|PATH",
         help="run a benchmark suite (see genrebench suites): its experiments, data sets, "
-        "profile, seeds and split; writes leaderboards/<suite>/ unless --leaderboard-out",
+        "profile, seeds, protocol and split; writes runs/<suite>/ and leaderboards/<suite>/, "
+        "or both under --out, unless --leaderboard-out",
     )
     p.add_argument(
         "--dataset",
@@ -557,9 +621,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="option passed to the data set loader (repeatable)",
     )
     p.add_argument(
+        "--protocol",
+        choices=("benchmark", "paper"),
+        help="benchmark (default): every experiment on a data set uses one split (--split, "
+        "else the data set's default) and no cap touches the test tracks, so rows compare; "
+        "paper: each experiment's own split and caps, to reproduce its paper (results under "
+        ".../<profile>/paper-protocol/)",
+    )
+    p.add_argument(
         "--split",
         metavar="SCHEME",
-        help="override the experiment's split scheme (e.g. fault-filtered, stratified)",
+        help="split scheme of every experiment: a data set's fixed scheme (e.g. fault-filtered, "
+        "official, split-0), stratified, or kfold (with --folds); default: the data set's "
+        "default under the benchmark protocol, each experiment's own under the paper protocol",
+    )
+    p.add_argument(
+        "--folds",
+        type=_int_at_least(3),
+        metavar="K",
+        help="folds of --split kfold (default 5): each fold is a job, every track is tested "
+        "once per seed, and the seed's result pools the folds' test predictions",
     )
     p.add_argument(
         "--split-ratios",
@@ -591,7 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where runs and the leaderboard are written (default: runs; runs/<suite> for a suite)",
+        help="where runs and the leaderboard are written (default: runs; for a suite runs/<suite> "
+        "and leaderboards/<suite>)",
     )
     p.add_argument(
         "--leaderboard-out",

@@ -18,6 +18,10 @@ from genrebench.specs import SplitRequest, Task
 
 SPLIT_PARTS = ("train", "valid", "test")
 DEFAULT_STRATIFIED_RATIOS = {"train": 0.7, "valid": 0.1, "test": 0.2}
+#: The k-fold split scheme (:func:`kfold_split`), its default and smallest fold counts.
+KFOLD = "kfold"
+DEFAULT_FOLDS = 5
+MIN_FOLDS = 3
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class Dataset:
 
     @property
     def schemes(self) -> list[str]:
-        return sorted({*self.fixed_splits, "stratified"})
+        return sorted({*self.fixed_splits, "stratified", KFOLD})
 
     def label_matrix(self, track_ids: Sequence[str]) -> np.ndarray:
         """Class indices (single-label) or a 0/1 matrix (multi-label) for ``track_ids``."""
@@ -114,19 +118,26 @@ class Dataset:
         return y
 
     # ------------------------------------------------------------------ splitting
-    def split(self, request: SplitRequest, seed: int = 0) -> Split:
-        """Resolve ``request`` to track ids per part (see :class:`SplitRequest`)."""
+    def split(self, request: SplitRequest, seed: int = 0, fold: int | None = None) -> Split:
+        """Resolve ``request`` to track ids per part (see :class:`SplitRequest`); for a
+        ``kfold`` request, the parts of fold ``fold`` (0-based, see :func:`kfold_split`)."""
         scheme = request.scheme
         note = ""
         if scheme == "default":
             scheme = self.default_split
-        elif scheme != "stratified" and scheme not in self.fixed_splits:
+        elif scheme not in ("stratified", KFOLD) and scheme not in self.fixed_splits:
             note = (
                 f"data set {self.name!r} has no split scheme {scheme!r}; "
                 f"used its default {self.default_split!r}"
             )
             scheme = self.default_split
-        if scheme == "stratified":
+        if scheme == KFOLD:
+            folds = request.folds or DEFAULT_FOLDS
+            if fold is None:
+                raise ConfigError(f"a {KFOLD!r} split needs the fold to use (0..{folds - 1})")
+            parts = kfold_split(self, folds, fold, seed)
+            scheme_name = f"{KFOLD}(k={folds})"
+        elif scheme == "stratified":
             ratios = dict(request.ratios or DEFAULT_STRATIFIED_RATIOS)
             parts = stratified_split(self.tracks, ratios, seed)
             scheme_name = "stratified(" + ",".join(f"{k}={v:g}" for k, v in ratios.items()) + ")"
@@ -143,6 +154,55 @@ class Dataset:
             )
         split.note = "; ".join(n for n in (note, small_classes_note(self, split)) if n)
         return split
+
+
+def kfold_assignment(tracks: Sequence[Track], folds: int, seed: int) -> list[list[str]]:
+    """Every track in exactly one of ``folds`` folds, seeded by ``seed`` and stratified:
+    single-label tracks by scikit-learn's ``StratifiedKFold`` (shuffled, fold sizes within
+    one track of each other per class), multi-label tracks by the iterative stratification
+    of :func:`stratified_split` with equal shares.  Each fold's ids are sorted."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < MIN_FOLDS:
+        raise ConfigError(
+            f"k-fold needs at least {MIN_FOLDS} folds (a test fold, a validation fold and "
+            f"training folds), got {folds!r}"
+        )
+    ordered = sorted(tracks, key=lambda t: t.track_id)
+    if len(ordered) < folds:
+        raise ConfigError(
+            f"{folds} folds need at least {folds} tracks, the data set has {len(ordered)}"
+        )
+    if any(len(t.labels) > 1 for t in ordered):
+        names = [str(k) for k in range(folds)]
+        shares = {name: 1.0 / folds for name in names}
+        assigned = _iterative_stratification(ordered, shares, np.random.default_rng(seed))
+        return [sorted(t for t, part in assigned.items() if part == name) for name in names]
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = [t.labels[0] if t.labels else "" for t in ordered]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # A class with fewer tracks than folds is named by small_classes_note instead.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            found = [test for _, test in splitter.split(np.zeros(len(ordered)), labels)]
+        except ValueError as exc:
+            raise ConfigError(f"cannot cut {folds} stratified folds: {exc}") from None
+    return [sorted(ordered[i].track_id for i in test) for test in found]
+
+
+def kfold_split(dataset: Dataset, folds: int, fold: int, seed: int) -> dict[str, list[str]]:
+    """The parts of fold ``fold`` of ``folds`` (:func:`kfold_assignment`): its test part is
+    fold ``fold``, its validation part the next fold (``(fold + 1) % folds``), its training
+    part the other ``folds - 2`` folds.  Over the folds of one seed every track is tested
+    exactly once and validated exactly once (5 folds: 60/20/20 per fold)."""
+    assignment = kfold_assignment(dataset.tracks, folds, seed)
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ConfigError(f"fold must be between 0 and {folds - 1}, got {fold!r}")
+    valid = (fold + 1) % folds
+    train = sorted(t for k, ids in enumerate(assignment) if k not in (fold, valid) for t in ids)
+    return {"train": train, "valid": assignment[valid], "test": assignment[fold]}
 
 
 def check_ratios(ratios: Mapping[str, float]) -> None:

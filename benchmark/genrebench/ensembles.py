@@ -2,12 +2,15 @@
 retraining).
 
 * **Seed ensembles** (deep ensembles): when a run trains an experiment with two or more
-  seeds on a data set, the mean of those seeds' per-track probabilities, written to
-  ``<out>/runs/<experiment>/<dataset>/<profile>/seed-ensemble/`` and shown on the
-  leaderboard as ``<experiment> (seed ensemble)``.
+  seeds on a data set, the mean of those seeds' per-track probabilities (for a k-fold
+  split: of the seeds' pooled results), written to
+  ``<out>/runs/<experiment>/<dataset>/<profile>/seed-ensemble/`` (``.../<profile>/
+  paper-protocol/seed-ensemble/`` under the paper protocol) and shown on the leaderboard as
+  ``<experiment> (seed ensemble)``.
 * **Cross-experiment ensembles** (:class:`~genrebench.specs.EnsembleSpec`): members'
-  predictions on the same data set, split, profile and seed combined by a rule, written to
-  ``<out>/runs/<ensemble>/<dataset>/<profile>/seed-<n>/`` like an experiment's job.  A rule
+  predictions on the same data set, split, profile, protocol and seed combined by a rule,
+  written to ``<out>/runs/<ensemble>/<dataset>/<profile>/seed-<n>/`` like an experiment's
+  job (:func:`genrebench.outputs.job_folder`).  A rule
   named by a string is one of :mod:`genrebench.aggregation`'s rules applied across members
   instead of segments (``mean``, ``vote``, ``geometric``, ``max``); a function rule gets
   every member's test and validation probabilities.
@@ -15,8 +18,10 @@ retraining).
 Each ensemble folder holds the same files as a job (``predictions.csv``,
 ``valid_predictions.csv`` when there are validation probabilities,
 ``predictions_calibrated.csv``, ``reliability.json``, the class report and
-``metrics.json``), so every number recomputes from files.  An ensemble whose members did
-not all run with this run's configuration, failed, or ran on different test tracks is
+``metrics.json``), so every number recomputes from files, and carries its members'
+protocol, split and evaluation-set fields (``evaluation_set``, ``split_sha256``, ``caps``,
+lost test tracks).  An ensemble whose members did not all run with this run's
+configuration, failed, or ran on different test tracks (or different planned ones) is
 refused: its ``metrics.json`` says ``failed`` and names the member.
 """
 
@@ -149,9 +154,11 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
     rule, score and save them; a refused ensemble comes back (and is saved) as failed."""
     from genrebench.runner import Job, calibrators
 
-    spec, profile = job.ensemble, runner.options.profile
-    folder = runner.options.out / "runs" / spec.name / job.dataset / profile / f"seed-{job.seed}"
-    base = _base(spec.name, job.dataset, profile, job.seed)
+    spec, profile, protocol = job.ensemble, runner.options.profile, runner.options.protocol
+    folder = outputs.job_folder(
+        runner.options.out, spec.name, job.dataset, profile, protocol, job.seed
+    )
+    base = _base(spec.name, job.dataset, profile, job.seed, protocol)
     started = time.perf_counter()
     try:
         members = []
@@ -182,7 +189,7 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
             runner.registry.specs("metrics"),
             folder,
         )
-        result = {**base, **result, "ensemble": description}
+        result = {**base, **carried(members), **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
         reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
         result = {**base, "status": "failed", "error": f"ensemble refused: {reason}"}
@@ -198,22 +205,24 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
     from genrebench.runner import calibrators
 
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in results:
-        if r.get("status") == "ok" and isinstance(r.get("seed"), int):
+    for r in results:  # a k-fold seed counts by its pooled result, never by its folds
+        if r.get("status") == "ok" and isinstance(r.get("seed"), int) and r.get("fold") is None:
             groups.setdefault((r["experiment"], r["dataset"], r["profile"]), []).append(r)
     out = []
+    protocol = runner.options.protocol
     for (name, dataset, profile), runs in sorted(groups.items()):
         seeds = sorted({r["seed"] for r in runs})
         if len(seeds) < 2:
             continue
         hashes = {r["seed"]: r["config_hash"] for r in runs}
-        root = runner.options.out / "runs" / name / dataset / profile
-        base = _base(f"{name} (seed ensemble)", dataset, profile, "ensemble")
+
+        def folder(seed: int | str, key: tuple[str, str, str] = (name, dataset, profile)) -> Path:
+            return outputs.job_folder(runner.options.out, *key, protocol, seed)
+
+        base = _base(f"{name} (seed ensemble)", dataset, profile, "ensemble", protocol)
         started = time.perf_counter()
         try:
-            members = align(
-                [load(f"{name} seed {s}", root / f"seed-{s}", hashes[s]) for s in seeds]
-            )
+            members = align([load(f"{name} seed {s}", folder(s), hashes[s]) for s in seeds])
             test_probs, valid_probs = combine_by_rule("mean", members)
             base["config_hash"] = _members_hash(members)
             result = evaluate(
@@ -223,16 +232,16 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
                 runs[0].get("calibration", {}).get("calibrator", "temperature"),
                 calibrators(runner.registry),
                 runner.registry.specs("metrics"),
-                root / SEED_ENSEMBLE,
+                folder("ensemble"),
             )
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
-            result = {**base, **result, "ensemble": description}
+            result = {**base, **carried(members), **result, "ensemble": description}
         except Exception as exc:
             reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
             result = {**base, "status": "failed", "error": f"seed ensemble refused: {reason}"}
         result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
-        (root / SEED_ENSEMBLE).mkdir(parents=True, exist_ok=True)
-        outputs.write_json(root / SEED_ENSEMBLE / "metrics.json", result)
+        folder("ensemble").mkdir(parents=True, exist_ok=True)
+        outputs.write_json(folder("ensemble") / "metrics.json", result)
         out.append(result)
     return out
 
@@ -387,14 +396,43 @@ def evaluate(
     }
 
 
-def _base(name: str, dataset: str, profile: str, seed: int | str) -> dict[str, Any]:
+def _base(name: str, dataset: str, profile: str, seed: int | str, protocol: str) -> dict[str, Any]:
     return {
         "experiment": name,
         "dataset": dataset,
         "profile": profile,
+        "protocol": protocol,
         "seed": seed,
+        "fold": None,
         "genrebench_version": __version__,
     }
+
+
+#: The fields of ``metrics.json`` an ensemble copies from its members: what split and
+#: planned test tracks it was evaluated on, and what the members lost.
+CARRIED = (
+    "split_seed",
+    "folds",
+    "split_sha256",
+    "evaluation_set",
+    "n_test_tracks_lost",
+    "test_tracks_lost",
+    "caps",
+)
+
+
+def carried(members: Sequence[Saved]) -> dict[str, Any]:
+    """The :data:`CARRIED` fields of the (aligned) members, which must agree on the planned
+    test tracks (``evaluation_set``): a :class:`MemberError` naming the first that does not."""
+    first = members[0]
+    for m in members[1:]:
+        if m.result.get("evaluation_set") != first.result.get("evaluation_set"):
+            raise MemberError(
+                f"member {m.name!r} was planned on other test tracks than {first.name!r} "
+                f"(evaluation set {m.result.get('evaluation_set')} vs "
+                f"{first.result.get('evaluation_set')})"
+            )
+    return {key: first.result[key] for key in CARRIED if key in first.result}
 
 
 def _summed_costs(members: Sequence[Saved]) -> dict[str, Any]:

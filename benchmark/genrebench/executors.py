@@ -120,7 +120,8 @@ def make_executor(kind: str, argument: Any) -> LocalExecutor | DaskExecutor:
     return DaskExecutor(n_workers=argument)
 
 
-JobKey = tuple[str, str, int]  # experiment, data set, seed: what names a job on a worker
+#: Experiment, data set, seed and fold (None but for k-fold): what names a job on a worker.
+JobKey = tuple[str, str, int, int | None]
 FeatureTask = tuple[str, JobKey, list[str]]  # feature, a job that loads the data set, tracks
 
 
@@ -144,7 +145,7 @@ def feature_tasks(runner: Runner, jobs: Sequence[Job]) -> list[FeatureTask]:
 
 
 def _key(job: Job) -> JobKey:
-    return (job.experiment.name, job.dataset, job.seed)
+    return (job.experiment.name, job.dataset, job.seed, job.fold)
 
 
 # --------------------------------------------------------------------------- on a worker
@@ -179,8 +180,8 @@ def _on_worker(options: RunOptions) -> RunOptions:
 def _job(runner: Runner, key: JobKey) -> Job:
     from genrebench.runner import Job
 
-    name, dataset, seed = key
-    return Job(runner.registry.get("experiments", name), dataset, seed)
+    name, dataset, seed, fold = key
+    return Job(runner.registry.get("experiments", name), dataset, seed, fold)
 
 
 def _extract_remote(options: RunOptions, task: FeatureTask) -> dict[str, str]:

@@ -62,7 +62,9 @@ MARKDOWN_TITLES = {"temperature": "T"}
 
 def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """Every ``metrics.json`` under ``paths`` (folders searched recursively), each with
-    ``job_dir``: the folder holding it and the job's predictions."""
+    ``job_dir``: the folder holding it and the job's predictions.  The folds of a k-fold
+    split (``fold`` set) are left out: their seed's pooled result stands for them
+    (:mod:`genrebench.kfold`)."""
     results = []
     for root in paths:
         root = Path(root)
@@ -77,6 +79,8 @@ def find_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
             problem = result_problem(result)
             if problem is not None:
                 raise ConfigError(f"{file} is not a job's metrics.json: {problem}")
+            if result.get("fold") is not None:
+                continue
             results.append({**result, "job_dir": str(file.parent)})
     return results
 

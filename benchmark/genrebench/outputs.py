@@ -62,6 +62,34 @@ RESULT_FILES = (
 FAILED_ATTEMPT = "failed.json"
 
 
+#: The folder between ``<profile>`` and ``seed-<n>`` of a paper-protocol result.
+PAPER_PROTOCOL_FOLDER = "paper-protocol"
+
+
+def job_folder(
+    out: Path,
+    experiment: str,
+    dataset: str,
+    profile: str,
+    protocol: str,
+    seed: int | str,
+    fold: int | None = None,
+) -> Path:
+    """Where a job (or an ensemble) writes its files:
+    ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>`` under the benchmark protocol,
+    ``.../<profile>/paper-protocol/seed-<n>`` under the paper protocol, and
+    ``.../seed-<n>/fold-<k>`` for fold ``k`` of a k-fold split.  ``seed`` may be the string
+    ``"ensemble"`` (a seed ensemble: ``seed-ensemble``).  The one place these paths are
+    made: the runner, the ensembles and the command line all call it."""
+    from genrebench.protocols import check_protocol
+
+    folder = Path(out) / "runs" / experiment / dataset / profile
+    if check_protocol(protocol) == "paper":
+        folder = folder / PAPER_PROTOCOL_FOLDER
+    folder = folder / f"seed-{seed}"
+    return folder if fold is None else folder / f"fold-{fold}"
+
+
 @contextlib.contextmanager
 def job_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on the job folder (``flock`` on ``folder/.lock``) while a job

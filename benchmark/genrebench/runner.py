@@ -1,7 +1,10 @@
 """Running experiments: plan the (experiment x data set x seed) jobs, then run each one as
 the sequence of stages in :mod:`genrebench.stages` and save its files.
 
-Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``:
+Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``
+(``.../<profile>/paper-protocol/seed-<n>/`` under the paper protocol, ``.../seed-<n>/fold-<k>/``
+for fold ``k`` of a k-fold split, whose pooled result then goes in ``seed-<n>/`` itself:
+:mod:`genrebench.kfold`; :func:`genrebench.outputs.job_folder` makes every such path):
 ``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
 the split has a validation part), ``predictions_calibrated.csv`` (the test tracks after the
 calibrator, when it could be fitted), ``reliability.json`` (reliability-diagram data, raw
@@ -22,17 +25,18 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench import __version__, calibration, outputs, reliability, stages
+from genrebench import __version__, calibration, outputs, protocols, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
-from genrebench.dataset import Dataset
+from genrebench.dataset import KFOLD, Dataset
 from genrebench.errors import ConfigError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
+from genrebench.stages import split_checksum
 from genrebench.workers import ExtractionPool
 
 log = logging.getLogger(__name__)
@@ -46,9 +50,14 @@ class RunOptions:
     datasets: Sequence[str] = ()
     data_root: Path | None = None
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    #: ``benchmark`` (one split per data set, test parts never capped) or ``paper`` (each
+    #: experiment's own split and caps): :mod:`genrebench.protocols`.
+    protocol: str = protocols.DEFAULT_PROTOCOL
     split: str | None = None
     split_ratios: Mapping[str, float] | None = None
     split_seed: int = 0
+    #: Folds of ``split="kfold"`` (default 5).
+    folds: int | None = None
     profile: str = "quick"
     seeds: int = 1
     seed_start: int = 0
@@ -70,6 +79,13 @@ class Job:
     experiment: ExperimentSpec
     dataset: str
     seed: int
+    #: The fold of a k-fold split (0-based); None for other splits and for the pooled
+    #: result of a seed's folds.
+    fold: int | None = None
+
+    def label(self) -> str:
+        fold = "" if self.fold is None else f" fold {self.fold}"
+        return f"{self.experiment.name} on {self.dataset} seed {self.seed}{fold}"
 
 
 # --------------------------------------------------------------------------- planning
@@ -119,6 +135,8 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
     (``requires_weights``) unless they were named exactly (not by a glob, not by default)."""
     if options.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {options.seeds}")
+    protocols.check_protocol(options.protocol)
+    folds = kfold_count(options)
     if options.calibration is not None:
         calibration.resolve(options.calibration, calibrators(registry))
     experiments = select_experiments(registry, options.experiments)
@@ -156,10 +174,31 @@ def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]
                 )
                 continue
             for seed in range(options.seed_start, options.seed_start + options.seeds):
-                jobs.append(Job(exp, ds.name, seed))
+                if folds is None:
+                    jobs.append(Job(exp, ds.name, seed))
+                else:
+                    jobs += [Job(exp, ds.name, seed, fold) for fold in range(folds)]
     if experiments and options.experiments and options.datasets and not jobs:
         raise ConfigError("no experiment/data set pair matches in task type: " + "; ".join(notes))
     return jobs, notes
+
+
+def kfold_count(options: RunOptions) -> int | None:
+    """The number of folds of a k-fold run (``--split kfold``), None for other splits; a
+    :class:`ConfigError` for ``--folds`` without ``--split kfold`` or under 3."""
+    from genrebench.dataset import DEFAULT_FOLDS, MIN_FOLDS
+
+    if options.split != KFOLD:
+        if options.folds is not None:
+            raise ConfigError(f"--folds applies to --split {KFOLD}, not to --split {options.split}")
+        return None
+    folds = DEFAULT_FOLDS if options.folds is None else options.folds
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < MIN_FOLDS:
+        raise ConfigError(
+            f"--folds must be a whole number >= {MIN_FOLDS} (a test fold, a validation fold "
+            f"and training folds), got {folds!r}"
+        )
+    return folds
 
 
 # --------------------------------------------------------------------------- running
@@ -182,8 +221,10 @@ class Runner:
     def load_datasets(self, jobs: Sequence[Job]) -> None:
         """Load every data set the jobs need and check what the options ask of them, before
         any work: a missing or malformed data root (``DataRootError``), a data set with a
-        single class, or a ``--split``/``--split-ratios`` that cannot split it
-        (``ConfigError``) stops the run at once instead of failing each job."""
+        single class, or a split -- the run's ``--split``/``--split-ratios``/``--folds``, or
+        under the paper protocol an experiment's own split, after its calibration holdout
+        and caps -- that leaves no training or test tracks (``ConfigError`` naming the
+        experiment) stops the run at once instead of failing each job."""
         options = self.options
         if options.split_ratios and options.split not in (None, "stratified"):
             raise ConfigError(
@@ -199,27 +240,43 @@ class Runner:
                     f"({', '.join(present) or 'none'}): classification needs at least two"
                 )
             request = self.split_request(job.experiment)
-            key = (id(dataset), request.scheme, json.dumps(request.ratios, sort_keys=True))
-            if (options.split or options.split_ratios) and key not in checked:
-                checked.add(key)
-                dataset.split(request, seed=options.split_seed)  # raises ConfigError
+            budget = self.budget(job.experiment)
+            key = json.dumps(
+                [id(dataset), jsonable(request), job.fold, jsonable(budget)], sort_keys=True
+            )
+            if key in checked:
+                continue
+            checked.add(key)
+            try:
+                stages.plan_split(
+                    dataset, request, options.split_seed, budget, options.protocol, job.fold
+                )
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{job.experiment.name} on {dataset.name} ({options.protocol} protocol, "
+                    f"profile {options.profile!r}): {exc}"
+                ) from None
 
     def run(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         """Run ``jobs`` on the executor the options name (see :mod:`genrebench.executors`),
-        printing a line per finished job."""
+        printing a line per finished job; the results of the seeds, where the fold jobs of
+        a k-fold split come back as their seed's pooled result (:mod:`genrebench.kfold`)."""
         from genrebench.executors import make_executor, parse_executor
+        from genrebench.kfold import pool_folds
 
         executor = make_executor(*parse_executor(self.options.executor, self.options.scheduler))
         try:
-            return self._report(jobs, executor.run(self, jobs))
+            results = self._report(jobs, executor.run(self, jobs))
         finally:
             executor.close()
             self.pool.close()
+        return pool_folds(self, jobs, results)
 
     def _report(self, jobs: Sequence[Job], outcomes) -> list[dict[str, Any]]:
         results = []
         for number, (job, result) in enumerate(zip(jobs, outcomes, strict=True), 1):
-            label = f"[{number}/{len(jobs)}] {job.experiment.name} on {job.dataset} seed {job.seed}"
+            protocol = " (paper protocol)" if self.options.protocol == "paper" else ""
+            label = f"[{number}/{len(jobs)}] {job.label()}{protocol}"
             results.append(result)
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""
@@ -234,13 +291,15 @@ class Runner:
 
     # ------------------------------------------------------------------ one job
     def job_dir(self, job: Job) -> Path:
-        return (
-            self.options.out
-            / "runs"
-            / job.experiment.name
-            / job.dataset
-            / self.options.profile
-            / f"seed-{job.seed}"
+        options = self.options
+        return outputs.job_folder(
+            options.out,
+            job.experiment.name,
+            job.dataset,
+            options.profile,
+            options.protocol,
+            job.seed,
+            job.fold,
         )
 
     def job_config(self, job: Job) -> dict[str, Any]:
@@ -252,10 +311,12 @@ class Runner:
             "dataset_options": self.dataset_options(job),
             "data_root": str(self.options.data_root.resolve()) if self.data_root(job) else None,
             "profile": self.options.profile,
-            "budget": exp.profiles.get(self.options.profile, {}),
+            "budget": self.budget(exp),
+            "protocol": self.options.protocol,
             "split": self.split_request(exp),
             "split_seed": self.options.split_seed,
             "seed": job.seed,
+            "fold": job.fold,
             "calibration": self.calibrator_name(exp),
             "feature": json.loads(feature_fingerprint(feature)),
             # A new release of a plugin (or of the core) is new work, not a finished job.
@@ -313,7 +374,9 @@ class Runner:
             "experiment": job.experiment,
             "dataset": job.dataset,
             "profile": self.options.profile,
+            "protocol": self.options.protocol,
             "seed": job.seed,
+            "fold": job.fold,
         }
         digest = config_hash(config)
         result = {**self._result_base(job, digest), "status": "failed", "error": reason}
@@ -321,11 +384,16 @@ class Runner:
         return self._save(folder, result, {"config": jsonable(config), "config_hash": digest})
 
     def _result_base(self, job: Job, digest: str) -> dict[str, Any]:
+        request = self.split_request(job.experiment)
         return {
             "experiment": job.experiment.name,
             "dataset": job.dataset,
             "profile": self.options.profile,
+            "protocol": self.options.protocol,
             "seed": job.seed,
+            "split_seed": self.options.split_seed,
+            "fold": job.fold,
+            "folds": request.folds,
             "config_hash": digest,
             "genrebench_version": __version__,
         }
@@ -371,13 +439,15 @@ class Runner:
             split_request=self.split_request(exp),
             split_seed=self.options.split_seed,
             seed=job.seed,
-            budget=dict(exp.profiles.get(self.options.profile, {})),
+            budget=self.budget(exp),
             device=self.device,
             cache=self.cache,
             pool=self.pool,
             progress=self.options.progress,
             calibration=self.calibrator_name(exp),
             calibrators=calibrators(self.registry),
+            protocol=self.options.protocol,
+            fold=job.fold,
         )
 
     def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:
@@ -399,7 +469,7 @@ class Runner:
         # mix of two configurations.
         (folder / "metrics.json").unlink(missing_ok=True)
         outputs.remove_stale(folder, save_job_files(folder, predictions, calibrated))
-        summary = _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
+        summary = _summary(ctx, split, inputs, trained, predictions, metrics, features.seconds)
         return summary | {
             "calibration": calibrated.report(),
             "plugin_metrics": self._plugin_metric_columns(ctx),
@@ -440,12 +510,14 @@ class Runner:
         return self.options.calibration or exp.calibration
 
     def split_request(self, exp: ExperimentSpec) -> SplitRequest:
-        request = exp.split
-        if self.options.split:
-            request = SplitRequest(self.options.split, request.ratios)
-        if self.options.split_ratios:
-            request = replace(request, ratios=dict(self.options.split_ratios))
-        return request
+        """The split a job of ``exp`` uses under the run's protocol
+        (:func:`genrebench.protocols.split_request`)."""
+        o = self.options
+        return protocols.split_request(o.protocol, exp.split, o.split, o.split_ratios, o.folds)
+
+    def budget(self, exp: ExperimentSpec) -> dict[str, Any]:
+        """``exp``'s training budget for the run's profile."""
+        return dict(exp.profiles.get(self.options.profile, {}))
 
     def _plugin_versions(self, job: Job) -> dict[str, str]:
         exp = job.experiment
@@ -521,7 +593,24 @@ def save_job_files(
     return written
 
 
-def _summary(ctx, inputs, trained, predictions, metrics, feature_seconds) -> dict[str, Any]:
+#: How many lost test track ids ``metrics.json`` lists (``test_tracks_lost``).
+LOST_SHOWN = 20
+
+
+def evaluation_set(test_ids: Sequence[str]) -> dict[str, Any]:
+    """A row's planned test tracks, as ``metrics.json`` records them (``evaluation_set``:
+    the key of its leaderboard section)."""
+    return {"sha256": split_checksum(test_ids), "n_tracks": len(test_ids)}
+
+
+def lost_tracks(planned: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    """The planned test tracks missing from the predictions (unreadable, feature failed)."""
+    have = set(predicted)
+    lost = sorted(t for t in planned if t not in have)
+    return {"n_test_tracks_lost": len(lost), "test_tracks_lost": lost[:LOST_SHOWN]}
+
+
+def _summary(ctx, split, inputs, trained, predictions, metrics, feature_seconds) -> dict[str, Any]:
     """The body of ``metrics.json`` for a finished job."""
     model = trained.model
     return {
@@ -530,6 +619,10 @@ def _summary(ctx, inputs, trained, predictions, metrics, feature_seconds) -> dic
         "aggregation": ctx.experiment.aggregation,
         "threshold": predictions.threshold,
         "split": ctx.provenance["split"]["scheme"],
+        "split_sha256": ctx.provenance["split"]["sha256"],
+        "evaluation_set": evaluation_set(split.test),
+        **lost_tracks(split.test, inputs.test_ids),
+        "caps": ctx.provenance["caps"],
         "n_train_tracks": len(inputs.train_ids),
         "n_valid_tracks": len(inputs.valid_ids),
         "n_test_tracks": len(inputs.test_ids),

@@ -204,13 +204,16 @@ class SplitRequest:
 
     ``scheme`` is the name of one of the data set's fixed schemes (``"fault-filtered"``,
     ``"official"``, ``"split-0"``, ...), ``"stratified"`` (seeded, by track, with
-    ``ratios`` such as ``{"train": 0.75, "test": 0.25}``) or ``"default"`` (the data set's
-    own default).  A data set without the named fixed scheme falls back to its default
-    and the run records that it did.
+    ``ratios`` such as ``{"train": 0.75, "test": 0.25}``), ``"kfold"`` (stratified k-fold
+    cross-validation with ``folds`` folds, one job per fold) or ``"default"`` (the data
+    set's own default).  A data set without the named fixed scheme falls back to its
+    default and the run records that it did.  An experiment's split is its paper's: it
+    applies under the paper protocol only (:mod:`genrebench.protocols`).
     """
 
     scheme: str = "default"
     ratios: Mapping[str, float] | None = None
+    folds: int | None = None
 
 
 @dataclass(frozen=True)

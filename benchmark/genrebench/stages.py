@@ -32,10 +32,11 @@ from genrebench.aggregation import aggregate_tracks, get_aggregation
 from genrebench.cache import FeatureCache
 from genrebench.calibration import Calibrated
 from genrebench.calibration import calibrate as fit_and_apply_calibrator
-from genrebench.dataset import Dataset, Problem, Split, stratified_split
+from genrebench.dataset import SPLIT_PARTS, Dataset, Problem, Split, stratified_split
 from genrebench.errors import ConfigError
 from genrebench.features import Extracted, extract_all
 from genrebench.lazy import LazySegments
+from genrebench.protocols import TRACK_CAPS, track_caps
 from genrebench.provenance import jsonable
 from genrebench.segments import cut, segment_frames
 from genrebench.specs import (
@@ -73,6 +74,10 @@ class JobContext:
     #: registered calibrators it is looked up in.
     calibration: str = "temperature"
     calibrators: Mapping[str, CalibratorSpec] = field(default_factory=dict)
+    #: ``benchmark`` or ``paper`` (:mod:`genrebench.protocols`): which track caps apply.
+    protocol: str = "benchmark"
+    #: The fold of a k-fold split this job runs (0-based), None for other splits.
+    fold: int | None = None
     #: Filled by the stages with what ``provenance.json`` records.
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -131,22 +136,51 @@ class Predictions:
 
 # --------------------------------------------------------------------------- stages
 def choose_tracks(ctx: JobContext) -> Split:
-    """The split, with a calibration holdout when the budget asks for one and the split has
-    no validation part, reduced to the budget's ``max_*_tracks`` caps."""
-    split = ctx.dataset.split(ctx.split_request, seed=ctx.split_seed)
-    split = hold_out_valid(
-        split, ctx.dataset, ctx.budget.get("calibration_holdout"), ctx.split_seed
+    """The split, with a calibration holdout (out of the training part) when the budget asks
+    for one and the split has no validation part, reduced to the ``max_*_tracks`` caps the
+    protocol applies (the benchmark protocol never caps the test part)."""
+    split, caps = plan_split(
+        ctx.dataset, ctx.split_request, ctx.split_seed, ctx.budget, ctx.protocol, ctx.fold
     )
-    split = limit_split(split, ctx.dataset, ctx.budget, ctx.split_seed)
     ctx.provenance["split"] = {
+        "protocol": ctx.protocol,
         "scheme": split.scheme,
+        "split_seed": ctx.split_seed,
+        "fold": ctx.fold,
+        "folds": ctx.split_request.folds if ctx.fold is not None else None,
         "note": split.note,
         "holdout_valid": split.holdout_valid,
-        **{p: len(split.part(p)) for p in ("train", "valid", "test")},
-        "sha256": {p: split_checksum(split.part(p)) for p in ("train", "valid", "test")},
+        **{p: len(split.part(p)) for p in SPLIT_PARTS},
+        "sha256": {p: split_checksum(split.part(p)) for p in SPLIT_PARTS},
     }
+    ctx.provenance["caps"] = caps
     ctx.provenance["dataset_notes"] = list(ctx.dataset.notes)
     return split
+
+
+def plan_split(
+    dataset: Dataset,
+    request: SplitRequest,
+    split_seed: int,
+    budget: Mapping[str, Any],
+    protocol: str,
+    fold: int | None = None,
+) -> tuple[Split, dict[str, Any]]:
+    """The planned parts of a job (:func:`choose_tracks` without the provenance) and what
+    its track caps did: ``{"applied": {key: limit}, "ignored": {key: limit},
+    "tracks_removed": {part: n}}`` -- ``ignored`` holds the caps the protocol does not apply
+    (``max_test_tracks`` under the benchmark protocol).  Raises :class:`ConfigError` when a
+    part the job needs is empty, so the options check finds it before any work."""
+    split = dataset.split(request, seed=split_seed, fold=fold)
+    split = hold_out_valid(split, dataset, budget.get("calibration_holdout"), split_seed)
+    applied, ignored = track_caps(protocol, budget)
+    capped = limit_split(split, dataset, applied, split_seed)
+    removed = {
+        part: len(split.part(part)) - len(capped.part(part))
+        for part, key in TRACK_CAPS.items()
+        if key in applied
+    }
+    return capped, {"applied": applied, "ignored": ignored, "tracks_removed": removed}
 
 
 def extract_features(ctx: JobContext, split: Split) -> Extracted:
@@ -394,8 +428,9 @@ def extra_accuracies(exp, task, seg_probs, owner, y_test) -> dict[str, float]:
 
 
 def limit_split(split: Split, dataset: Dataset, budget: Mapping[str, Any], seed: int) -> Split:
-    """Apply ``max_train_tracks`` / ``max_valid_tracks`` / ``max_test_tracks`` from the
-    budget: a seeded subset that takes the classes in turn, so every class keeps tracks."""
+    """Apply ``max_train_tracks`` / ``max_valid_tracks`` / ``max_test_tracks`` from
+    ``budget`` (the caps :func:`plan_split` lets the protocol apply): a seeded subset that
+    takes the classes in turn, so every class keeps tracks."""
 
     def take(ids: list[str], limit: Any) -> list[str]:
         if limit is None or len(ids) <= int(limit):
