@@ -214,3 +214,87 @@ def test_the_main_suite_runs_a_headline_experiment_of_every_installed_plugin():
     owners &= papers | {"genrebench.builtin.reference"}
     covered = {registry.plugin_of("experiments", n) for n in in_main}
     assert owners - covered == set()
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "a/b", "", ".", "..", "a\\\\b", "-x", "a b"])
+def test_a_suite_name_that_is_not_a_plain_name_is_refused(tmp_path, monkeypatch, name, capsys):
+    path = write(tmp_path, EXAMPLE_SUITE.replace('name = "example"', f'name = "{name}"'))
+    with pytest.raises(suites.SuiteError, match="is not a suite name") as info:
+        suites.load(path)
+    assert str(info.value).startswith(f"{path}:2:")
+    work = tmp_path / "deep" / "work"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert main(["run", "--suite", str(path), "--no-progress"]) == 2
+    assert "is not a suite name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "suite.toml"]
+    assert list(work.iterdir()) == []
+
+
+def test_protocol_and_folds_keys_of_a_run(tmp_path):
+    text = EXAMPLE_SUITE + 'protocol = "paper"\nsplit = "kfold"\nfolds = 4\n'
+    suite = suites.load(write(tmp_path, text))
+    [run] = suite.runs
+    assert (run.protocol, run.split, run.folds) == ("paper", "kfold", 4)
+    [options] = suites.run_options(suite, load_plugins(), None)
+    assert (options.protocol, options.split, options.folds) == ("paper", "kfold", 4)
+    assert suites.describe(suite) == [
+        "example/* on example-tones: quick, seeds 0..1, paper protocol, split kfold (4 folds)"
+    ]
+    default = suites.load(write(tmp_path, EXAMPLE_SUITE, "default.toml"))
+    assert default.runs[0].protocol == "benchmark"
+    assert suites.describe(default) == [
+        "example/* on example-tones: quick, seeds 0..1, benchmark protocol, the data set's "
+        "default split"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        ('protocol = "papr"', 9, "unknown protocol 'papr' (did you mean 'paper'?)"),
+        ("folds = 5", 9, "folds applies to split = 'kfold' only"),
+        ('split = "kfold"\nfolds = 2', 10, "expected a whole number >= 3"),
+    ],
+)
+def test_bad_protocol_and_folds_keys_are_refused_with_the_line(tmp_path, extra, line, message):
+    path = write(tmp_path, EXAMPLE_SUITE + extra + "\n")
+    with pytest.raises(suites.SuiteError) as info:
+        suites.load(path)
+    assert str(info.value).startswith(f"{path}:{line}:") and message in str(info.value)
+
+
+def test_an_ensemble_member_run_again_by_another_run_is_refused():
+    # Run #2's reference/ensemble runs its member reference/logreg with another split than
+    # run #1's reference/logreg: both would write reference/logreg's folder.
+    text = (
+        'name = "clash"\n[[runs]]\nexperiments = ["reference/logreg"]\n'
+        'datasets = ["synthetic-genres"]\n'
+        '[[runs]]\nexperiments = ["reference/ensemble"]\ndatasets = ["synthetic-genres"]\n'
+        'split = "stratified"\n'
+    )
+    suite = suites.parse(text, Path("clash.toml"))
+    with pytest.raises(suites.SuiteError) as info:
+        suites.check(suite, load_plugins())
+    message = str(info.value)
+    assert message.startswith("clash.toml:5: [[runs]] #2 runs reference/logreg (a member of ")
+    assert "ensemble reference/ensemble) on synthetic-genres" in message and "run #1" in message
+    # Under another protocol the results go to another folder: allowed.
+    suites.check(suites.parse(text + 'protocol = "paper"\n', Path("ok.toml")), load_plugins())
+
+
+def test_run_suite_with_out_writes_the_leaderboard_there(tmp_path, monkeypatch):
+    path = write(tmp_path, EXAMPLE_SUITE)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = tmp_path / "out"
+    assert main(["run", "--suite", str(path), "--out", str(out), "--no-progress"]) == 0
+    assert (out / "leaderboard.md").exists() and (out / "suite.toml").read_text() == EXAMPLE_SUITE
+    assert (out / "report.html").exists() and (out / "runs").is_dir()
+    assert not (work / "leaderboards").exists()
+    # --leaderboard-out still wins.
+    board = tmp_path / "board"
+    args = ["run", "--suite", str(path), "--out", str(out), "--leaderboard-out", str(board)]
+    assert main([*args, "--no-progress"]) == 0
+    assert (board / "leaderboard.md").exists()

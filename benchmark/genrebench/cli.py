@@ -210,7 +210,9 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         planned.append((options, jobs, ensemble_jobs))
     results, folders = _run_jobs(registry, planned)
-    board_out = args.leaderboard_out or Path("leaderboards") / suite.name
+    # With --out, everything the run writes goes there (the leaderboard beside runs/);
+    # without it, the suite's board goes to leaderboards/<suite> as committed in a checkout.
+    board_out = args.leaderboard_out or args.out or Path("leaderboards") / suite.name
     board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
     if not copy.exists() or copy.resolve() != suite.path.resolve():

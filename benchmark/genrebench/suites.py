@@ -11,9 +11,11 @@ one ``genrebench run``::
     datasets = ["synthetic-genres"]        # default: every embedded data set
     profile = "quick"                       # default "quick"
     seeds = 2                               # default 1; seed_start = 0
-    split = "stratified"                    # default: each experiment's own split
+    protocol = "benchmark"                  # default; "paper": each experiment's own split
+    split = "stratified"                    # default: the data set's default split
     split_ratios = { train = 0.7, valid = 0.1, test = 0.2 }
     split_seed = 0
+    # split = "kfold" with folds = 5: k-fold cross-validation (one job per fold)
     dataset_options = { tracks_per_class = 20 }
     data_root = "{data_root}"              # the --data-root given to genrebench run
     calibration = "temperature"             # default: each experiment's own calibrator
@@ -21,7 +23,10 @@ one ``genrebench run``::
 Globs leave out experiments that need user-supplied weights (``requires_weights``); name
 such an experiment exactly to include it.  A file is checked completely before any work:
 an unknown key, experiment or data set is reported with the file, the line and the
-nearest known name.
+nearest known name; a ``name`` that is not a plain name (a path, empty) is refused; two
+runs whose results would share a folder (one experiment, ensemble members included, on
+one data set with one profile and protocol) are refused.  Runs of one experiment under
+both protocols go to separate folders (:func:`genrebench.outputs.job_folder`).
 
 The core's suites live beside their committed output, ``leaderboards/<name>/suite.toml``
 of the source checkout; plugins ship theirs through ``genrebench_register_suites``.
@@ -38,7 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS
 from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
 TOP_KEYS = {"name": str, "description": str, "runs": list}
 RUN_KEYS = {
@@ -47,7 +54,9 @@ RUN_KEYS = {
     "profile": str,
     "seeds": int,
     "seed_start": int,
+    "protocol": str,
     "split": str,
+    "folds": int,
     "split_ratios": dict,
     "split_seed": int,
     "dataset_options": dict,
@@ -55,6 +64,9 @@ RUN_KEYS = {
     "calibration": str,
 }
 SPLIT_PARTS = ("train", "valid", "test")
+#: What a suite's ``name`` may be: it names folders (``runs/<name>``,
+#: ``leaderboards/<name>``), so it is a plain name, never a path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: The placeholder a suite's ``data_root`` may contain, replaced by ``--data-root``.
 DATA_ROOT = "{data_root}"
 _GLOB = re.compile(r"[*?\[]")
@@ -73,9 +85,11 @@ class SuiteRun:
     profile: str = "quick"
     seeds: int = 1
     seed_start: int = 0
+    protocol: str = "benchmark"
     split: str | None = None
     split_ratios: Mapping[str, float] | None = None
     split_seed: int = 0
+    folds: int | None = None
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
     data_root: str | None = None
     calibration: str | None = None
@@ -121,6 +135,12 @@ def parse(text: str, path: Path, plugin: str = "") -> Suite:
     for key in ("name", "runs"):
         if key not in data:
             raise SuiteError(f"{path}:1: the suite has no {key!r} (expected keys: name, runs)")
+    if not NAME_PATTERN.fullmatch(data["name"]) or ".." in data["name"]:
+        raise SuiteError(
+            f"{path}:{lines.top('name')}: name: {data['name']!r} is not a suite name: it names "
+            "the folders runs/<name> and leaderboards/<name>, so it must be a plain name of "
+            "letters, digits, '.', '_' and '-' (no '/', no '..', not empty)"
+        )
     if not data["runs"] or not all(isinstance(r, dict) for r in data["runs"]):
         raise SuiteError(
             f"{path}:1: 'runs' must be one or more [[runs]] tables, got {data['runs']!r}"
@@ -156,6 +176,18 @@ def _run(table: dict, where: str, path: Path, section, header: int) -> SuiteRun:
     for key in ("seeds", "seed_start", "split_seed"):
         if key in table and (isinstance(table[key], bool) or table[key] < (key == "seeds")):
             raise fail(key, f"expected a whole number >= {int(key == 'seeds')}, got {table[key]!r}")
+    protocol = table.get("protocol", DEFAULT_PROTOCOL)
+    if protocol not in PROTOCOLS:
+        raise fail(
+            "protocol",
+            f"unknown protocol {protocol!r}{_nearest(protocol, PROTOCOLS)}; protocols: "
+            + ", ".join(PROTOCOLS),
+        )
+    if "folds" in table:
+        if table.get("split") != KFOLD:
+            raise fail("folds", f"folds applies to split = {KFOLD!r} only")
+        if table["folds"] < MIN_FOLDS:
+            raise fail("folds", f"expected a whole number >= {MIN_FOLDS}, got {table['folds']!r}")
     ratios = table.get("split_ratios")
     if ratios is not None:
         for part, share in ratios.items():
@@ -172,9 +204,11 @@ def _run(table: dict, where: str, path: Path, section, header: int) -> SuiteRun:
         profile=table.get("profile", "quick"),
         seeds=table.get("seeds", 1),
         seed_start=table.get("seed_start", 0),
+        protocol=protocol,
         split=table.get("split"),
         split_ratios=ratios,
         split_seed=table.get("split_seed", 0),
+        folds=table.get("folds"),
         dataset_options=dict(table.get("dataset_options", {})),
         data_root=table.get("data_root"),
         calibration=table.get("calibration"),
@@ -257,7 +291,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
     problem."""
     experiments = [*registry.names("experiments"), *registry.names("ensembles")]
     datasets = registry.names("datasets")
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, str, str, str], tuple[int, str]] = {}
     for number, run in enumerate(suite.runs, 1):
         line_of = _Lines(suite.text).run(number)
         where = f"[[runs]] #{number}"
@@ -298,16 +332,18 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
                 f"{' and '.join(run.datasets) or 'the data set'} lives)"
             )
         targets = run.datasets or [d.name for d in registry.specs("datasets") if d.embedded]
-        for name in chosen:
+        for name, via in _results_of(registry, chosen):
             for ds in targets:
-                key = (name, ds, run.profile)
-                if key in seen and seen[key] != number:
+                key = (name, ds, run.profile, run.protocol)
+                if key in seen and seen[key][0] != number:
+                    earlier, earlier_via = seen[key]
                     raise SuiteError(
-                        f"{suite.where(run.line)}: {where} runs {name} on {ds} with profile "
-                        f"{run.profile!r} again (run #{seen[key]} does already); their results "
-                        "would share one folder"
+                        f"{suite.where(run.line)}: {where} runs {name}{via} on {ds} with "
+                        f"profile {run.profile!r} and the {run.protocol} protocol again (run "
+                        f"#{earlier} does already{earlier_via}); their results would share one "
+                        "folder"
                     )
-                seen[key] = number
+                seen.setdefault(key, (number, via))
 
 
 def expand(registry, pattern: str) -> list[str]:
@@ -322,6 +358,20 @@ def expand(registry, pattern: str) -> list[str]:
         if not getattr(registry.get("experiments", n), "requires_weights", "")
     ]
     return found + fnmatch.filter(ensembles, pattern)
+
+
+def _results_of(registry, names: list[str]) -> list[tuple[str, str]]:
+    """Every experiment and ensemble whose results running ``names`` writes: the names
+    themselves and the member experiments of the ensembles among them (which run with
+    them), each with how it came in (``""``, or `` (a member of ensemble E)``)."""
+    out: dict[str, str] = {name: "" for name in names}
+    known = set(registry.names("experiments"))
+    for name in names:
+        if name in registry.names("ensembles"):
+            for member in registry.get("ensembles", name).members:
+                if member in known:
+                    out.setdefault(member, f" (a member of ensemble {name})")
+    return list(out.items())
 
 
 def _experiments_of(registry, names: list[str]) -> list:
@@ -363,6 +413,8 @@ def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -
                 seeds=run.seeds,
                 seed_start=run.seed_start,
                 calibration=run.calibration,
+                protocol=run.protocol,
+                folds=run.folds,
                 **common,
             )
         )
@@ -417,6 +469,13 @@ def describe(suite: Suite) -> list[str]:
     for run in suite.runs:
         seeds = f"seeds {run.seed_start}..{run.seed_start + run.seeds - 1}"
         data = ", ".join(run.datasets) or "embedded data sets"
-        split = f", split {run.split}" if run.split else ""
-        out.append(f"{', '.join(run.experiments)} on {data}: {run.profile}, {seeds}{split}")
+        split = f", split {run.split}" if run.split else ", the data set's default split"
+        if run.protocol == "paper":
+            split = f", split {run.split}" if run.split else ", each experiment's own split"
+        if run.split == KFOLD:
+            split += f" ({run.folds or DEFAULT_FOLDS} folds)"
+        out.append(
+            f"{', '.join(run.experiments)} on {data}: {run.profile}, {seeds}, "
+            f"{run.protocol} protocol{split}"
+        )
     return out
