@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from genrebench import ExperimentSpec, SplitRequest, hookimpl
-from genrebench.cli import main
+from genrebench.cli import _summarise_splits, main
 from genrebench.errors import ConfigError
 from genrebench.outputs import job_folder
 from genrebench.plugins import load_plugins
@@ -112,8 +112,14 @@ def test_a_run_split_applies_to_every_experiment_under_the_benchmark_protocol(tm
     assert len({r["evaluation_set"]["sha256"] for r in results.values()}) == 1
 
 
-def test_caps_never_touch_the_test_part_under_the_benchmark_protocol(tmp_path):
+def test_caps_never_touch_the_test_part_under_the_benchmark_protocol(tmp_path, capsys):
     result = run(tmp_path / "b", ["test/capped"])["test/capped"]
+    capsys.readouterr()
+    _summarise_splits(RunOptions(), [result])
+    assert (
+        "note: test/capped: max_test_tracks=3 ignored: the benchmark protocol never caps the "
+        "test tracks" in capsys.readouterr().err
+    )
     assert result["n_train_tracks"] == 6 and result["n_valid_tracks"] == 2
     assert result["n_test_tracks"] == result["evaluation_set"]["n_tracks"] == 6
     assert result["caps"]["applied"] == {"max_train_tracks": 6, "max_valid_tracks": 2}

@@ -85,5 +85,6 @@ def genrebench_register_suites() -> list[str | os.PathLike] | None:
 @hookspec
 def genrebench_run_finished(result: dict[str, Any]) -> None:
     """Called after each experiment x data set x seed has been evaluated and saved, with the
-    content of its ``metrics.json`` (``status`` is ``"ok"`` or ``"failed"``).  Return
-    value ignored.  Use it to log to an external tracker."""
+    content of its ``metrics.json`` (``status`` is ``"ok"`` or ``"failed"``): for a k-fold
+    split once per fold (``fold`` set) and once for the seed's pooled result (``fold``
+    None).  Return value ignored.  Use it to log to an external tracker."""

@@ -76,7 +76,8 @@ def pool_folds(
             continue
         result = pool_seed(runner, groups[item])
         reused = " (finished earlier, reused)" if result.get("reused") else ""
-        label = f"[pooled] {groups[item][0][0].label().rsplit(' fold ', 1)[0]}"
+        first = groups[item][0][0]
+        label = f"[pooled] {type(first)(first.experiment, first.dataset, first.seed).label()}"
         if result["status"] == "ok":
             from genrebench.runner import _headline
 
