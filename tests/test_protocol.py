@@ -6,6 +6,7 @@ a split that leaves no test tracks found before any work."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,27 @@ def test_protocol_on_the_command_line(tmp_path, capsys):
     )
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["evaluation_set"] == {"sha256": split_checksum(ids), "n_tracks": len(ids)}
+
+
+def test_compare_names_each_rows_protocol_split_and_test_tracks(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
+    from stats_fixtures import make_row, save_rows
+
+    a = make_row(n_seeds=1, skill=3.0, key=("a", "d", "q"))
+    b = make_row(n_seeds=1, skill=1.0, seed=3, key=("b", "d", "q"), y=a.y)
+    save_rows(tmp_path, [a, b])
+    for file in tmp_path.rglob("metrics.json"):
+        result = json.loads(file.read_text())
+        result |= {
+            "protocol": "benchmark",
+            "split": "official",
+            "evaluation_set": {"sha256": "0" * 64, "n_tracks": 41},
+            "n_test_tracks_lost": int(result["experiment"] == "b"),
+        }
+        file.write_text(json.dumps(result))
+    assert main(["compare", "a", "b", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "a on d (q): benchmark protocol, split official, 41 planned test tracks"
+    assert out[1] == (
+        "b on d (q): benchmark protocol, split official, 41 planned test tracks (1 lost)"
+    )
