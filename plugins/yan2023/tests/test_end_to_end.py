@@ -16,6 +16,7 @@ from genrebench_yan2023.ensemble import vote_or_best_member
 
 from genrebench import EnsembleMember
 from genrebench.cli import main
+from genrebench.outputs import job_folder
 
 pytestmark = pytest.mark.slow
 CNNS = [
@@ -35,8 +36,8 @@ def rows(out: Path) -> dict[str, dict[str, str]]:
         return {r["experiment"]: r for r in csv.DictReader(f)}
 
 
-def job(out: Path, experiment: str, dataset: str) -> tuple[dict, dict]:
-    folder = out / "runs" / experiment / dataset / "quick" / "seed-0"
+def job(out: Path, experiment: str, dataset: str, protocol="benchmark") -> tuple[dict, dict]:
+    folder = job_folder(out, experiment, dataset, "quick", protocol, 0)
     return (
         json.loads((folder / "metrics.json").read_text()),
         json.loads((folder / "provenance.json").read_text()),
@@ -60,33 +61,34 @@ def read_probs(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
 
 
 def test_image_experiments_and_the_ensemble_on_embedded_data(tmp_path):
-    code, out = run(tmp_path, "yan2023/baseline", "yan2023/cnn*", "--dataset", "synthetic-genres")
+    # The paper protocol: the paper's own 70/20/10 split.
+    args = ["yan2023/baseline", "yan2023/cnn*", "--dataset", "synthetic-genres"]
+    code, out = run(tmp_path, *args, "--protocol", "paper")
     assert code == 0
     board = rows(out)
     for name in [*IMAGE, ENSEMBLE]:
         assert board[name]["status"] == "ok", board[name].get("error")
         assert 0.0 <= float(board[name]["accuracy"]) <= 1.0
     for name in IMAGE:
-        _metrics, provenance = job(out, name, "synthetic-genres")
+        _metrics, provenance = job(out, name, "synthetic-genres", "paper")
         split = provenance["split"]
         assert (split["train"], split["valid"], split["test"]) == (140, 40, 20)
         assert provenance["features"]["from_asset"] == 0  # no Kaggle PNGs: drawn from audio
-    assert job(out, "yan2023/baseline", "synthetic-genres")[0]["cost"]["n_parameters"] == 1134
+    baseline = job(out, "yan2023/baseline", "synthetic-genres", "paper")[0]
+    assert baseline["cost"]["n_parameters"] == 1134
     # The ensemble's saved predictions are the vote rule applied to its members' saved files.
     members = []
     for name in CNNS:
-        folder = out / "runs" / name / "synthetic-genres" / "quick" / "seed-0"
+        folder = job_folder(out, name, "synthetic-genres", "quick", "paper", 0)
         test_ids, test, _ = read_probs(folder / "predictions.csv")
         _, valid, valid_labels = read_probs(folder / "valid_predictions.csv")
         members.append(EnsembleMember(name, test, valid))
-    classes = json.loads(
-        (out / "runs" / CNNS[0] / "synthetic-genres/quick/seed-0/metrics.json").read_text()
-    )["classes"]
+    classes = job(out, CNNS[0], "synthetic-genres", "paper")[0]["classes"]
     expected = vote_or_best_member(
         members, np.array([classes.index(c) for c in valid_labels]), "single-label"
     )
     ids, saved, labels = read_probs(
-        out / "runs" / ENSEMBLE / "synthetic-genres/quick/seed-0/predictions.csv"
+        job_folder(out, ENSEMBLE, "synthetic-genres", "quick", "paper", 0) / "predictions.csv"
     )
     assert ids == test_ids
     np.testing.assert_allclose(saved, expected, atol=1e-7)
@@ -101,10 +103,10 @@ def test_image_experiments_on_the_real_gtzan_subset(tmp_path):
     if root is None or not (root / "genres").is_dir():
         pytest.skip("GENREBENCH_SHARED_DATA/gtzan-mini not available")
     args = ["yan2023/baseline", "yan2023/cnn*", "--dataset", "gtzan", "--data-root", str(root)]
-    code, out = run(tmp_path, *args)
+    code, out = run(tmp_path, *args, "--protocol", "paper")  # the paper's 70/20/10 split
     assert code == 0
     for name in IMAGE:
-        metrics, _provenance = job(out, name, "gtzan")
+        metrics, _provenance = job(out, name, "gtzan", "paper")
         assert metrics["status"] == "ok"
         assert (metrics["n_train_tracks"], metrics["n_valid_tracks"]) == (70, 20)
         assert metrics["n_test_tracks"] == 10
