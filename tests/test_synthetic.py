@@ -186,10 +186,14 @@ def test_plugin_loads_a_dataset_with_string_options(tmp_path):
     data = plugin.load(tmp_path, options, multilabel=True)
     assert data.name == MULTI_LABEL_SET and data.task == "multi-label"
     assert data.classes == list(GENRES)
-    assert data.default_split == "official"
+    # The benchmark protocol's split: the seeded stratified 70/10/20 (INTERFACES); the
+    # manifest's fixed 60/20/20 stays available as "official".
+    assert data.default_split == "stratified"
     split = data.split(SplitRequest())
-    assert split.scheme == "official"
+    assert split.scheme == "stratified(train=0.7,valid=0.1,test=0.2)"
     assert len(split.train) + len(split.valid) + len(split.test) == len(data.tracks) == 30
+    official = data.split(SplitRequest("official"))
+    assert official.scheme == "official" and len(official.test) == 10  # 1 per genre and part
     for track in data.tracks:
         assert track.path.is_absolute() and track.path.is_file()
         assert 1 <= len(track.labels) <= 3
