@@ -4,7 +4,6 @@ label sets and the rule for foreign tags, audio layouts, path safety and validat
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -274,16 +273,13 @@ def test_real_metadata_with_a_few_audio_files(tmp_path, real_splits):
     some = [r for r in rows if set(r.tags) & set(README_TOP10)][:10]
     for row in some:
         write_clip(tmp_path / "audio" / row.path, 0.1, 16000)
-    start = time.perf_counter()
     ds = load_all(tmp_path, {"metadata_dir": str(splits_dir)})
-    elapsed = time.perf_counter() - start
     assert len(ds.tracks) == 10 and len(ds.classes) == 87
     assert (
         sum(n.startswith("split 'split-") and "lists 55094 tracks, 10 found" in n for n in ds.notes)
         == 5
     )
     assert any(n.startswith("55084 of 55094 tracks have no audio") for n in ds.notes)
-    assert elapsed < 10, f"loading the real metadata took {elapsed:.1f} s"
     top = load_top10(tmp_path, {"metadata_dir": str(splits_dir)})
     assert top.classes == sorted(README_TOP10) and len(top.tracks) == 10
 
