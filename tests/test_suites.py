@@ -134,8 +134,12 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(t
     row = board.loc["example/centroid"]
     assert row["n_seeds"] == 2
     assert row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"]
-    assert set(board["significance"]) <= {"best", "tied", "worse"} and "best" in set(
-        board["significance"]
+    # One experiment and its own seed ensemble: nothing to rank (a seed ensemble is no
+    # experiment of its own), and each row says why.
+    assert board["significance"].isna().all()
+    assert row["ranking_note"] == "not ranked: no other row on these test tracks"
+    assert board.loc["example/centroid (seed ensemble)", "ranking_note"].startswith(
+        "seed ensembles are not ranked"
     )
     markdown = (board_dir / "leaderboard.md").read_text()
     assert "example/centroid" in markdown and " [" in markdown
