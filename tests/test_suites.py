@@ -122,7 +122,9 @@ def test_two_runs_of_one_experiment_on_one_data_set_and_profile_are_refused(tmp_
         suites.check(suites.load(path), load_plugins())
 
 
-def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(tmp_path):
+def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(
+    tmp_path, monkeypatch
+):
     path = write(tmp_path, EXAMPLE_SUITE)
     board_dir = tmp_path / "board"
     args = ["run", "--suite", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]
@@ -160,6 +162,26 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(t
     )
     assert main([*args, "--leaderboard-out", str(board_dir)]) == 0
     assert "other" not in set(pd.read_csv(board_dir / "leaderboard.csv")["experiment"])
+    # The suite copy, the leaderboard and the report are one set: a full disk while the
+    # report is written leaves every one of them as it was.
+    names = ["suite.toml", "leaderboard.md", "leaderboard.csv", "leaderboard.json"]
+    names += ["report.html", "report.png"]
+    for name in names:
+        (board_dir / name).write_text(f"old {name}")
+    from genrebench import report
+
+    def full_disk(out, *args, **kwargs):
+        out.write_text("<html>half a rep")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write", full_disk)
+    try:  # (how the command reports a full disk is another matter: it must not succeed)
+        status = main([*args, "--leaderboard-out", str(board_dir)])
+    except OSError:
+        status = None
+    assert status != 0
+    assert {n: (board_dir / n).read_text() for n in names} == {n: f"old {n}" for n in names}
+    assert sorted(p.name for p in board_dir.iterdir()) == sorted(names)  # no temporary file
 
 
 def test_plugins_ship_suites_through_the_hook(tmp_path, capsys):

@@ -161,8 +161,9 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """``run --suite``: check the whole suite, plan and load every run's data, then run;
     the leaderboard holds exactly the suite's jobs and sits beside a copy of its file."""
-    from genrebench import ensembles, suites
+    from genrebench import ensembles, outputs, suites
     from genrebench.executors import parse_executor
+    from genrebench.report import NothingToReport
     from genrebench.runner import plan
 
     suite = suites.resolve(registry, args.suite)
@@ -199,13 +200,22 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
         planned.append((options, jobs, ensemble_jobs))
     results, folders = _run_jobs(registry, planned)
     board_out = args.leaderboard_out or Path("leaderboards") / suite.name
-    board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
-    if not copy.exists() or copy.resolve() != suite.path.resolve():
-        copy.write_text(suite.text, encoding="utf-8")
     sources = [f / "metrics.json" for f in folders]
-    status = _write_leaderboard(sources, board_out, results, registry)
-    _write_report(registry, sources, board_out / "report.html", suite, board_out / "report.png")
+    nothing = None
+    # The suite copy, the leaderboard and the report: all new, or (a full disk) all old.
+    with outputs.AtomicFiles() as files:
+        if not copy.exists() or copy.resolve() != suite.path.resolve():
+            files.write_text(copy, suite.text)
+        status = _write_leaderboard(sources, board_out, results, registry, files)
+        try:
+            _write_report(
+                registry, sources, board_out / "report.html", suite, board_out / "report.png", files
+            )
+        except NothingToReport as exc:  # the leaderboard of failed jobs is still written
+            nothing = exc
+    if nothing is not None:
+        raise nothing
     return status
 
 
@@ -285,30 +295,52 @@ def _board(sources: Sequence[Path], registry: Registry | None = None):
     return board, results
 
 
-def _write_report(registry, sources, out: Path, suite=None, headline: Path | None = None) -> None:
-    from genrebench import report
+def _write_report(
+    registry, sources, out: Path, suite=None, headline: Path | None = None, files=None
+) -> None:
+    """The report (and its headline picture) of the runs under ``sources``, written as a
+    set with ``files`` (:class:`genrebench.outputs.AtomicFiles`): rendered in a scratch
+    folder first, so the report and picture are both new or both as they were."""
+    import tempfile
 
+    from genrebench import outputs, report
+
+    if files is None:
+        with outputs.AtomicFiles() as own:
+            return _write_report(registry, sources, out, suite, headline, own)
     board, results = _board(sources, registry)
     title = f"genrebench suite {suite.name}" if suite else "genrebench report"
-    report.write(
-        out,
-        board,
-        results,
-        registry,
-        title=title,
-        description=suite.description if suite else "",
-        headline=headline,
-    )
+    with tempfile.TemporaryDirectory(prefix="genrebench-report-") as scratch:
+        page = Path(scratch) / "report.html"
+        picture = Path(scratch) / "report.png" if headline is not None else None
+        report.write(
+            page,
+            board,
+            results,
+            registry,
+            title=title,
+            description=suite.description if suite else "",
+            headline=picture,
+        )
+        files.write_bytes(out, page.read_bytes())
+        if picture is not None:
+            files.write_bytes(headline, picture.read_bytes())
     print(f"report: {out}", file=sys.stderr)
 
 
 def _write_leaderboard(
-    sources: list[Path], out: Path, results: list[dict], registry: Registry | None = None
+    sources: list[Path],
+    out: Path,
+    results: list[dict],
+    registry: Registry | None = None,
+    files=None,
 ) -> int:
+    """The leaderboard files of the runs under ``sources`` (staged in ``files`` when given,
+    to be written with the caller's other files as one set)."""
     from genrebench import leaderboard
 
     board, _ = _board(sources, registry)
-    paths = leaderboard.write(board, out)
+    paths = leaderboard.write(board, out, files)
     print(f"leaderboard: {paths[0]}", file=sys.stderr)
     failed = [r for r in results if r["status"] != "ok"]
     if failed:

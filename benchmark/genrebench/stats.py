@@ -1,33 +1,43 @@
 """Confidence intervals and significance tests for leaderboard rows, from the per-track
 predictions every job saves.
 
-**Intervals.**  A row is one experiment on one data set and profile, trained with several
-seeds and tested on the same test tracks.  Its 95 % interval is a two-level bootstrap
+**Intervals.**  A row is one configuration of an experiment on one data set, profile and
+protocol, trained with several seeds and tested on the same test tracks (a k-fold seed:
+on all its folds' pooled test tracks).  Its 95 % interval is a two-level bootstrap
 (``scipy.stats.bootstrap``, ``paired=False``, 2,000 resamples, BCa intervals, a fixed
 generator seed so the leaderboard is reproducible): each resample draws the test tracks
 with replacement *and*, independently, the seeds with replacement, scores every drawn
 seed's predictions on the drawn tracks with the metric, and averages over the drawn seeds.
 The interval so reflects both the test-set sampling and the training variance between
 seeds (with one seed: the test set only; with two seeds the training part is a coarse
-estimate).  The point estimate stays the leaderboard's mean over seeds.  Where BCa is
-undefined or misses the estimate (extreme resampling bias, as for ECE on small test sets),
-the interval is the percentile interval of the resamples shifted by their bias.
+estimate).  The point estimate stays the leaderboard's mean over seeds.  Where BCa is not
+usable -- undefined (every resample on one side of the estimate), missing the estimate,
+or with an end beyond the outermost resamples (collapsed onto the extreme resamples while
+its other end sits beside the estimate: ECE on small test sets) -- the interval is the
+percentile interval of the resamples shifted by their bias (:class:`Bootstrap`).  Every
+interval is clipped to its metric's range; one resting on fewer than :data:`MIN_TRACKS`
+tracks says so.
 
-Resamples are scored all at once as track weights (:mod:`genrebench.resampling`).
+Resamples are scored all at once as track weights (:mod:`genrebench.resampling`); plugins'
+metrics take part through their ``per_track`` form.
 
-**Paired comparisons.**  Rows of one data set and profile whose test tracks (ids and
-labels) are identical are compared with the best row of that group (highest mean
-accuracy): a paired bootstrap of the accuracy difference (the same track draws for both
-rows, seeds drawn independently for each; p-value from the bootstrap distribution shifted
-to the null, two-sided) and McNemar's exact test on the per-track correctness of each
-row's seed-averaged prediction (``statsmodels``); both families of p-values are
-Holm-corrected within the group (``statsmodels.stats.multitest.multipletests``).  A row
-whose corrected bootstrap p-value is at least 0.05 is "not significantly different" from
-the best.
+**Paired comparisons.**  The rows of one leaderboard section (one set of test tracks) are
+compared with its most accurate row: a paired bootstrap of the accuracy difference (the
+same track draws for both rows, seeds drawn independently for each), whose p-value
+inverts its interval (:meth:`Bootstrap.p_value`: p < 0.05 exactly when the 95 % interval
+excludes 0), and McNemar's exact test (``statsmodels``) of single models, seed against
+seed, its p-value the largest of the pairs'; both families of p-values are Holm-corrected
+within the section (``statsmodels.stats.multitest.multipletests``).  A row whose
+corrected bootstrap p-value is at least 0.05 is "not significantly different" from the
+best.  Seed ensembles are not ranked (they repeat their experiment's models), and a
+section holding an incomplete row, or fewer than :data:`MIN_TRACKS` tracks, is not ranked
+at all (``ranking_note`` says why).
 
 **Across data sets.**  Experiments that ran on every one of several data sets (same
-profile) are ranked per data set; Friedman's test (``scipy``) and the Nemenyi post-hoc
-test with a critical-difference diagram (``scikit-posthocs``) compare them.
+profile and task type) are ranked per data set; Friedman's test (``scipy``) and the
+Nemenyi post-hoc test with a critical-difference diagram (``scikit-posthocs``) compare
+them, where they can say something (:func:`min_datasets`); :func:`friedman_left_out`
+gives the reason where not.
 """
 
 from __future__ import annotations
