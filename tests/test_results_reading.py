@@ -271,3 +271,16 @@ def test_evaluation_set_of_runs_from_before_the_field_comes_from_their_provenanc
             [{**r, "job_dir": None} for r in leaderboard.find_results([tmp_path])]
         ).loc[0, "n_test_tracks"]
     )
+
+
+def test_folds_without_their_pooled_result_are_reported_never_shown_as_seeds(tmp_path):
+    pooled = make_row(n_seeds=2, n_tracks=40, key=("e", "d", "quick"))
+    job(tmp_path, pooled, 0, folds=2, fold_metrics=[{"accuracy": 0.5}, {"accuracy": 0.7}])
+    unfinished = tmp_path / "runs" / "e" / "d" / "quick" / "seed-1"
+    part = make_row(n_seeds=1, n_tracks=20, seed=5, key=("e", "d", "quick"))
+    part.seeds = [1]
+    save_job(unfinished / "fold-0", part, 0, fold=0, folds=2, config=CONFIG)
+    results = leaderboard.find_results([tmp_path / "runs"])
+    [row] = leaderboard.build(results).to_dict("records")
+    assert row["n_seeds"] == 1 and row["accuracy_folds"] == [0.5, 0.7]
+    assert "seed 1 has 1 fold result(s) but no pooled result" in row["incomplete"]

@@ -268,16 +268,24 @@ def select(results: Iterable[dict[str, Any]], missing_folders: Iterable[Path] = 
     position = {id(r): order for order, r in enumerate(results)}
     out.sort(key=lambda r: position[id(r)])
     # k-fold folds: kept apart, per row and seed (the pooled result is the seed's result)
+    orphans: dict[tuple, list[dict[str, Any]]] = {}
     for r in results:
         if r.get("fold") is None:
             continue
-        owners = [
-            k
-            for k, rows in kept_by_row.items()
-            if k == row_key(r) and any(x.get("seed") == r.get("seed") for x in rows)
-        ]
-        if owners:
-            out.folds.setdefault((owners[0], r.get("seed")), []).append(r)
+        key = row_key(r)
+        if any(x.get("seed") == r.get("seed") for x in kept_by_row.get(key, ())):
+            out.folds.setdefault((key, r.get("seed")), []).append(r)
+        else:
+            orphans.setdefault((key, r.get("seed")), []).append(r)
+    for (key, seed), folds in orphans.items():
+        text = (
+            f"seed {seed} has {len(folds)} fold result(s) but no pooled result (in "
+            f"{Path(folds[0].get('job_dir') or '.').parent}): its folds did not all finish"
+        )
+        if key in kept_by_row:
+            out.note(key, seed, text)
+        else:
+            out.left_out.append(f"left out: {key[0]} on {key[1]} (profile {key[2]}): {text}")
     for key, rows in kept_by_row.items():
         _check_completeness(out, key, rows)
     for folder, wrong in missing:

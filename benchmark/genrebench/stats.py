@@ -250,12 +250,17 @@ def _bca_parameters(samples, statistic, estimate: np.ndarray, replicates: np.nda
     n = np.maximum(finite.sum(axis=1), 1)
     z0 = ndtri((below + at_or_below) / (2 * n))
     nums, dens = 0.0, 0.0
+    batch = max(1, 4_000_000 // max(len(samples[0]), 1))  # as the resamples' batches
     for j, sample in enumerate(samples):
         size = len(sample)
-        leave_one_out = np.array([np.delete(sample, i) for i in range(size)])
-        draws = [np.broadcast_to(other, (size, len(other))) for other in samples]
-        draws[j] = leave_one_out
-        theta = np.atleast_2d(np.asarray(statistic(*draws), dtype=float))  # (k, size)
+        parts = []
+        for start in range(0, size, batch):
+            stop = min(size, start + batch)
+            leave_one_out = np.array([np.delete(sample, i) for i in range(start, stop)])
+            draws = [np.broadcast_to(other, (stop - start, len(other))) for other in samples]
+            draws[j] = leave_one_out
+            parts.append(np.atleast_2d(np.asarray(statistic(*draws), dtype=float)))
+        theta = np.concatenate(parts, axis=1)  # (k, size)
         u = (size - 1) * (theta.mean(axis=1, keepdims=True) - theta)
         nums = nums + (u**3).sum(axis=1) / size**3
         dens = dens + (u**2).sum(axis=1) / size**2
