@@ -419,3 +419,124 @@ def friedman(board: pd.DataFrame, metric: str = RANK_METRIC) -> list[Friedman]:
             )
         )
     return out
+
+
+# --------------------------------------------------------------------------- when to show it
+def friedman_limits(n_experiments: int, n_datasets: int, alpha: float = ALPHA) -> str | None:
+    """Why Friedman's test and Nemenyi's critical difference cannot find anything with
+    ``n_experiments`` experiments ranked on ``n_datasets`` data sets, or None when they can.
+
+    With k experiments on N data sets the largest Friedman statistic (every data set ranks
+    them alike) is N (k - 1): when even its p-value is at least ``alpha`` the test can never
+    reject.  Nemenyi's critical difference is q_alpha sqrt(k (k + 1) / (6 N)) (Demšar 2006;
+    q_alpha the studentized range quantile over sqrt 2); when it is larger than k - 1, the
+    largest possible difference of mean ranks, no two experiments can ever be separated."""
+    k, n = n_experiments, n_datasets
+    if k < 3 or n < 2:
+        return (
+            f"{k} experiment(s) on {n} data set(s): the analysis ranks at least 3 experiments "
+            f"on at least 2 data sets{_needs(k)}"
+        )
+    largest, p_largest = _largest_friedman(k, n)
+    cd = critical_difference(k, n, alpha)
+    problems = []
+    if p_largest >= alpha:
+        problems.append(
+            f"the largest possible Friedman χ² is {largest:.1f} (p = {p_largest:.3f} ≥ {alpha})"
+        )
+    if cd > k - 1:
+        problems.append(
+            f"Nemenyi's critical difference {cd:.3f} exceeds the largest possible difference "
+            f"of mean ranks, {k - 1}"
+        )
+    if not problems:
+        return None
+    return (
+        f"{k} experiments on {n} data sets can never give a significant result: "
+        + " and ".join(problems)
+        + _needs(k)
+    )
+
+
+def critical_difference(n_experiments: int, n_datasets: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of mean ranks (Demšar 2006, eq. 5)."""
+    from scipy import stats
+
+    k = n_experiments
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n_datasets)))
+
+
+def _largest_friedman(k: int, n: int) -> tuple[float, float]:
+    from scipy import stats
+
+    largest = float(n * (k - 1))
+    return largest, float(stats.chi2.sf(largest, k - 1))
+
+
+def min_datasets(n_experiments: int, alpha: float = ALPHA, limit: int = 1000) -> int | None:
+    """The fewest data sets on which ``n_experiments`` (at least 3) experiments can give a
+    significant Friedman test and critical difference."""
+    k = max(n_experiments, 3)
+    for n in range(2, limit + 1):
+        if _largest_friedman(k, n)[1] < alpha and critical_difference(k, n, alpha) <= k - 1:
+            return n
+    return None
+
+
+def _needs(k: int) -> str:
+    n = min_datasets(k)
+    what = f"{k} experiments" if k >= 3 else "3 experiments"
+    return f"; {what} need at least {n} data sets" if n else ""
+
+
+@dataclass
+class FriedmanDecision:
+    """The across-data-sets analysis of one profile and task: drawn (``result``) or left
+    out (``reason``)."""
+
+    profile: str
+    task: str
+    datasets: list[str]
+    experiments: list[str]
+    result: Friedman | None
+    reason: str
+
+
+def friedman_decisions(board: pd.DataFrame, metric: str = RANK_METRIC) -> list[FriedmanDecision]:
+    """Per profile and task, Friedman's test over the experiments that ran on every data
+    set of that task, or why it is left out.  Like is ranked with like: single-label and
+    multi-label data sets apart (``accuracy`` is subset accuracy on the second), seed
+    ensembles and other ensembles left out (they repeat their members), and only rows of
+    the benchmark protocol where the board says which protocol a row used."""
+    decisions = []
+    if board.empty:
+        return decisions
+    rows = board[board["status"] != "failed"] if "status" in board else board
+    if "ensemble_of" in rows:
+        rows = rows[rows["ensemble_of"].fillna("") == ""]
+    if "protocol" in rows:
+        rows = rows[rows["protocol"].fillna("benchmark").isin(["benchmark", ""])]
+    rows = rows[rows[metric].notna()] if metric in rows else rows.iloc[0:0]
+    for (profile, task), part in rows.groupby(["profile", "task"], sort=True):
+        duplicated = part.duplicated(["dataset", "experiment"], keep=False)
+        left_out = sorted(set(part.loc[duplicated, "dataset"]))
+        part = part[~part["dataset"].isin(left_out)]
+        table = part.pivot_table(index="dataset", columns="experiment", values=metric)
+        table = table.dropna(axis=1, how="any")
+        k, n = table.shape[1], table.shape[0]
+        reason = friedman_limits(k, n) or ""
+        if left_out:
+            reason = (
+                f"{', '.join(left_out)} left out (an experiment there has rows on several "
+                "test-track sets); " + reason
+            ).rstrip("; ")
+        result = None
+        if not friedman_limits(k, n):
+            [result] = friedman(part.assign(profile=profile), metric)
+        decisions.append(
+            FriedmanDecision(
+                str(profile), str(task), list(table.index), list(table.columns), result, reason
+            )
+        )
+    return decisions
