@@ -42,39 +42,47 @@ def make_row(
     )
 
 
-def save_rows(tmp_path, rows):
-    """Write rows as job folders and return (board, results) as the leaderboard sees them."""
-    from genrebench import leaderboard, outputs
+def save_job(folder, row, s, config=None, **fields):
+    """Seed index ``s`` of ``row`` as a finished job in ``folder``: predictions.csv, a
+    metrics.json with the metrics computed from them (and ``fields``), and, given
+    ``config`` (the job's configuration without its seed), a provenance.json holding it."""
+    from genrebench import outputs
     from genrebench.stages import compute_metrics
 
     specs = load_plugins(autoload=False).specs("metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = row.seeds[s]
+    outputs.save_predictions(
+        folder / "predictions.csv", row.track_ids, row.y, row.probs[s], row.classes, row.task
+    )
+    scores = compute_metrics(specs, row.task, row.y, row.probs[s], 0.5)
+    result = {
+        "experiment": row.key[0],
+        "dataset": row.key[1],
+        "profile": row.key[2],
+        "seed": seed,
+        "status": "ok",
+        "task": row.task,
+        "classes": row.classes,
+        "threshold": 0.5,
+        "n_test_tracks": len(row.track_ids),
+        "metrics": scores,
+        "cost": {},
+        **fields,
+    }
+    if config is not None:
+        outputs.write_json(folder / "provenance.json", {"config": {**config, "seed": seed}})
+    outputs.write_json(folder / "metrics.json", result)
+    return result
+
+
+def save_rows(tmp_path, rows, **fields):
+    """Write rows as job folders and return (board, results) as the leaderboard sees them."""
+    from genrebench import leaderboard
+
     for row in rows:
         for s, seed in enumerate(row.seeds):
             folder = tmp_path / row.key[0] / row.key[1] / f"seed-{seed}"
-            folder.mkdir(parents=True)
-            outputs.save_predictions(
-                folder / "predictions.csv",
-                row.track_ids,
-                row.y,
-                row.probs[s],
-                row.classes,
-                row.task,
-            )
-            scores = compute_metrics(specs, row.task, row.y, row.probs[s], 0.5)
-            outputs.write_json(
-                folder / "metrics.json",
-                {
-                    "experiment": row.key[0],
-                    "dataset": row.key[1],
-                    "profile": row.key[2],
-                    "seed": seed,
-                    "status": "ok",
-                    "task": row.task,
-                    "classes": row.classes,
-                    "threshold": 0.5,
-                    "metrics": scores,
-                    "cost": {},
-                },
-            )
+            save_job(folder, row, s, **fields)
     results = leaderboard.find_results([tmp_path])
     return leaderboard.build(results), results

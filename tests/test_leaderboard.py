@@ -3,7 +3,9 @@ status, column and row order, the empty board, and the Markdown cells."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +23,18 @@ def result(
     status: str = "ok",
     task: str = "single-label",
     cost: dict | None = None,
+    protocol: str = "benchmark",
+    split: str = "stratified",
+    tracks: tuple[str, int] = ("set-1", 40),
     **metrics: float | None,
 ) -> dict:
+    """A job's result as its metrics.json holds it (``tracks``: its evaluation set's
+    checksum and size)."""
+    where = {
+        "protocol": protocol,
+        "split": split,
+        "evaluation_set": {"sha256": tracks[0], "n_tracks": tracks[1]},
+    }
     if status != "ok":
         return {
             "experiment": experiment,
@@ -31,6 +43,7 @@ def result(
             "seed": seed,
             "status": status,
             "error": f"RuntimeError: {experiment} seed {seed} broke",
+            "protocol": protocol,
         }
     return {
         "experiment": experiment,
@@ -41,6 +54,7 @@ def result(
         "task": task,
         "metrics": metrics,
         "cost": cost or {},
+        **where,
     }
 
 
@@ -157,11 +171,12 @@ def test_columns_come_in_a_fixed_order():
         ]
     )
     assert list(board.columns) == [
-        "experiment", "dataset", "profile", "task", "status", "n_seeds", "n_failed",
+        "experiment", "dataset", "profile", "section", "protocol", "split", "n_test_tracks",
+        "evaluation_set", "task", "status", "incomplete", "n_seeds", "n_failed",
         "accuracy", "accuracy_std", "f1_macro", "f1_macro_std", "roc_auc", "hamming_loss",
         "ece", "alpha", "alpha_std", "zeta", "zeta_std", "train_seconds",
         "train_seconds_std", "inference_seconds_per_track", "inference_seconds_per_track_std",
-        "ensemble_of", "error",
+        "ensemble_of", "configuration", "error",
     ]  # fmt: skip
 
 
@@ -169,8 +184,9 @@ def test_an_empty_build_has_the_main_columns_and_says_no_results():
     board = leaderboard.build([])
     assert board.empty
     assert list(board.columns) == [
-        "experiment", "dataset", "profile", "task", "status",
-        "accuracy", "f1_macro", "roc_auc", "hamming_loss", "ece",
+        "section", "experiment", "dataset", "profile", "protocol", "split", "n_test_tracks",
+        "evaluation_set", "task", "status", "accuracy", "f1_macro", "roc_auc", "hamming_loss",
+        "ece",
     ]  # fmt: skip
     assert leaderboard.to_markdown(board) == "# genrebench leaderboard\n\nNo results.\n"
 
@@ -198,10 +214,14 @@ def test_markdown_cells_show_mean_std_dashes_costs_and_failures():
     )
     text = leaderboard.to_markdown(board)
     assert text.startswith(
-        "# genrebench leaderboard\n\nPer-track metrics (see the README for their exact "
-        "definitions), mean over seeds. `±`: the"
+        "# genrebench leaderboard\n\nEach section holds the rows evaluated on one set of test "
+        "tracks"
     )
-    assert "## d (single-label, profile `quick`)" in text
+    assert "mean over seeds. `±`: the standard deviation over seeds." in text
+    assert (
+        "## d · profile quick · benchmark protocol · stratified · 40 test tracks (single-label)"
+        in text
+    )
     rows = markdown_rows(text)
     assert rows["header"] == [
         "experiment", "accuracy", "f1_macro", "roc_auc",
@@ -243,9 +263,11 @@ def test_markdown_sections_per_data_set_and_profile_with_multilabel_titles():
     text = leaderboard.to_markdown(board)
     titles = [line for line in text.splitlines() if line.startswith("## ")]
     assert titles == [
-        "## genres (single-label, profile `paper`)",
-        "## genres (single-label, profile `quick`)",
-        "## tags (multi-label, profile `quick`)",
+        "## genres · profile paper · benchmark protocol · stratified · 40 test tracks "
+        "(single-label)",
+        "## genres · profile quick · benchmark protocol · stratified · 40 test tracks "
+        "(single-label)",
+        "## tags · profile quick · benchmark protocol · stratified · 40 test tracks (multi-label)",
     ]
     tags = text.split("## tags")[1]
     assert markdown_rows(tags)["header"][:3] == ["experiment", "subset accuracy", "label_accuracy"]
@@ -264,8 +286,6 @@ def test_written_files_hold_the_same_rows(tmp_path):
     assert md.read_text() == leaderboard.to_markdown(board)
     from_csv = pd.read_csv(csv)
     assert from_csv.loc[0, "accuracy"] == pytest.approx(0.625)
-    import json
-
     records = json.loads(js.read_text())
     assert records[0]["accuracy_std"] == pytest.approx(np.std([0.5, 0.75], ddof=1), abs=1e-6)
     assert records[0]["roc_auc"] is None  # NaN becomes null
@@ -337,18 +357,13 @@ def test_compared_rows_get_a_vs_best_column_bold_accuracy_intervals_and_a_legend
     ]
     assert rows["c"] == ["`c`", "p<0.001", "0.500 [0.40, 0.60]", "1.250", "–", "–", "–", "1"]
     legend = leaderboard.legend(board)
-    assert legend == [
-        "Per-track metrics (see the README for their exact definitions), mean over seeds. "
-        "`0.775 [0.70, 0.84]`: the mean and its 95 % bootstrap interval over test tracks and "
-        "seeds (bounds rounded outwards); `±`: the standard deviation over seeds where there "
-        "is no interval. Rows are sorted by accuracy.",
-        "**vs best**: rows on the same test tracks are compared with the most accurate one "
-        "(paired bootstrap of the accuracy difference, Holm-corrected); **bold** accuracy: the "
-        "best row and every row not significantly different from it (p >= 0.05); `p=` the "
-        "corrected p-value. Where a section holds rows on different test tracks (another "
-        "split), each set is compared on its own (letters A, B). McNemar's test is in the "
-        "CSV/JSON; `genrebench compare A B` prints both in full.",
-    ]
+    assert len(legend) == 2
+    assert (
+        "bootstrap interval over test tracks and seeds (bounds rounded outwards, clipped"
+        in (legend[0])
+    )
+    assert legend[1].startswith("**vs best**: the rows of a section are compared with its most")
+    assert "letters" not in " ".join(legend)
     assert text.startswith("# genrebench leaderboard\n\n" + "\n\n".join(legend) + "\n\n## d")
     plain = board.drop(columns=["significance", "comparison_group", "p_vs_best_holm"])
     assert markdown_rows(leaderboard.to_markdown(plain))["a"][1:3] == [
@@ -358,16 +373,114 @@ def test_compared_rows_get_a_vs_best_column_bold_accuracy_intervals_and_a_legend
     assert len(leaderboard.legend(plain)) == 1
 
 
-def test_rows_on_other_test_tracks_get_a_letter_per_comparison_group():
-    accuracy = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "e": 0.5}
-    board = leaderboard.build([result(name, 0, accuracy=acc) for name, acc in accuracy.items()])
-    # two groups of rows on identical test tracks, and one row without predictions
-    board["significance"] = ["best", "tied", "best", "worse", ""]
-    board["comparison_group"] = [1.0, 1.0, 2.0, 2.0, math.nan]
-    board["p_vs_best_holm"] = [math.nan, 0.25, math.nan, 0.01, math.nan]
+def test_rows_on_other_test_tracks_go_to_their_own_section_named_by_protocol_split_tracks():
+    board = leaderboard.build(
+        [
+            result("a", 0, accuracy=0.9),
+            result("b", 0, accuracy=0.8),
+            result("b", 1, accuracy=0.6),
+            result("p", 0, accuracy=0.95, protocol="paper", split="75/25", tracks=("set-2", 30)),
+            result("q", 0, accuracy=0.5, tracks=("set-3", 20)),
+        ]
+    )
+    sections = board.groupby("section", sort=False)["experiment"].apply(list).to_dict()
+    assert sections == {
+        "d · profile quick · benchmark protocol · stratified · 40 test tracks": ["a", "b"],
+        "d · profile quick · benchmark protocol · stratified · 20 test tracks": ["q"],
+        "d · profile quick · paper protocol · 75/25 · 30 test tracks": ["p"],
+    }
+    for _, part in board.groupby("section"):
+        assert part["evaluation_set"].nunique() == 1  # one set of test tracks per section
+    row = board.set_index("experiment").loc["p"]
+    assert (row["protocol"], row["split"], row["n_test_tracks"]) == ("paper", "75/25", 30)
+    assert row["evaluation_set"] == "set-2" and row["incomplete"] == ""
+    text = leaderboard.to_markdown(board)
+    titles = [line.removeprefix("## ") for line in text.splitlines() if line.startswith("## ")]
+    assert titles == [f"{label} (single-label)" for label in sections]
+    # the paper row, the most accurate of all, is in its own table, never ranked with a
+    board["significance"] = ["best", "tied", "", ""]  # as stats.annotate marks them
+    board["p_vs_best_holm"] = [math.nan, 0.25, math.nan, math.nan]
     rows = markdown_rows(leaderboard.to_markdown(board))
-    marks = [rows[name][1] for name in "abcde"]
-    assert marks == ["best A", "≈ A (p=0.250)", "best B", "p=0.010 B", "–"]
-    one_group = board[board["experiment"].isin(["a", "b", "e"])]
-    rows = markdown_rows(leaderboard.to_markdown(one_group))
-    assert [rows[name][1] for name in "abe"] == ["best", "≈ (p=0.250)", "–"]  # no letters
+    assert [rows[name][1] for name in "abqp"] == ["best", "≈ (p=0.250)", "–", "–"]
+
+
+def test_two_sections_that_would_read_the_same_are_told_apart_by_their_checksum():
+    board = leaderboard.build(
+        [
+            result("a", 0, accuracy=0.9, tracks=("0123456789abcdef", 40)),
+            result("b", 0, accuracy=0.8, tracks=("fedcba9876543210", 40)),
+        ]
+    )
+    assert sorted(board["section"]) == [
+        "d · profile quick · benchmark protocol · stratified · 40 test tracks · test set 01234567",
+        "d · profile quick · benchmark protocol · stratified · 40 test tracks · test set fedcba98",
+    ]
+
+
+def test_the_three_files_are_written_as_a_set_all_old_when_the_disk_fills(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    old = leaderboard.write(leaderboard.build([result("old", 0, accuracy=0.5)]), out)
+    before = {p.name: p.read_bytes() for p in old}
+    new = leaderboard.build([result("new", 0, accuracy=0.9)])
+
+    def full_disk(self, path, *args, **kwargs):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("experiment,dataset,pro")  # half a row, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        leaderboard.write(new, out)
+    assert {p.name: p.read_bytes() for p in old} == before  # all old, .md included
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temporary file left
+    monkeypatch.undo()
+    leaderboard.write(new, out)
+    assert all(b"new" in (out / name).read_bytes() for name in before)
+
+
+def test_a_file_set_moves_every_file_into_place_only_when_all_were_written(tmp_path):
+    from genrebench.outputs import AtomicFiles
+
+    (tmp_path / "a.txt").write_text("old a")
+    with pytest.raises(RuntimeError), AtomicFiles() as files:
+        files.write_text(tmp_path / "a.txt", "new a")
+        files.write_bytes(tmp_path / "sub" / "b.png", b"new b")
+        raise RuntimeError("rendering the report failed")
+    assert (tmp_path / "a.txt").read_text() == "old a" and not (tmp_path / "sub" / "b.png").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.txt"]
+    with AtomicFiles() as files:
+        files.write_text(tmp_path / "a.txt", "new a")
+        files.write_bytes(tmp_path / "sub" / "b.png", b"new b")
+        assert (tmp_path / "a.txt").read_text() == "old a"  # nothing moved before the end
+    assert (tmp_path / "a.txt").read_text() == "new a"
+    assert (tmp_path / "sub" / "b.png").read_bytes() == b"new b"
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards"
+
+
+@pytest.mark.parametrize(
+    "board", sorted(p.parent.name for p in COMMITTED.glob("*/leaderboard.json")) or ["main"]
+)
+def test_each_section_of_a_committed_leaderboard_holds_one_test_track_set(board):
+    folder = COMMITTED / board
+    records = json.loads((folder / "leaderboard.json").read_text(encoding="utf-8"))
+    csv = pd.read_csv(folder / "leaderboard.csv", dtype=str, keep_default_na=False)
+    for name, rows in (("leaderboard.json", records), ("leaderboard.csv", csv.to_dict("records"))):
+        missing = sorted({"section", "evaluation_set"} - set(rows[0]))
+        assert not missing, (
+            f"leaderboards/{board}/{name} has no {' or '.join(missing)} column: it was written "
+            "before leaderboard sections were keyed by their set of test tracks. Regenerate "
+            f"leaderboards/{board}/ with the committed code (genrebench run --suite {board} "
+            f"--leaderboard-out leaderboards/{board}; the main job: python3 -m tox -e main) "
+            "and commit it."
+        )
+        sets: dict[str, set[str]] = {}
+        for row in rows:
+            if row["evaluation_set"]:  # a failed row may not know its test tracks
+                sets.setdefault(row["section"], set()).add(row["evaluation_set"])
+        mixed = {section: sorted(found) for section, found in sets.items() if len(found) > 1}
+        assert not mixed, (
+            f"leaderboards/{board}/{name}: these sections hold rows evaluated on different "
+            f"test tracks (section: evaluation-set checksums): {mixed}"
+        )

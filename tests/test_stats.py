@@ -207,3 +207,233 @@ def test_an_interval_that_bca_puts_beside_the_estimate_is_the_bias_shifted_perce
     replicates = bca.bootstrap_distribution
     shifted = replicates - (replicates.mean() - estimate)
     assert (low, high) == pytest.approx(tuple(np.percentile(shifted, [2.5, 97.5])), abs=1e-12)
+
+
+def ece_row_bca_collapses_on():
+    """Nearly constant multi-label probabilities on which BCa's ECE interval ends just
+    above the estimate while 97.4 % of the resamples lie above it (issue 19's case)."""
+    row = make_row("multi-label", n_seeds=2, seed=4)
+    noise = np.random.default_rng(4).normal(size=row.probs.shape)
+    row.probs = np.clip(np.round(row.y.mean() + 0.1 * noise, 2), 0, 1)
+    return row
+
+
+def test_an_ece_interval_that_bca_collapses_beside_the_estimate_is_the_shifted_percentile_one():
+    row = ece_row_bca_collapses_on()
+    estimate = resampling.weighted(row, "ece")(row, np.ones((1, 40)))[0].mean()
+    statistic = stats._row_statistic(row, ["ece"])
+    bca = scipy_stats.bootstrap(
+        (np.arange(40), np.arange(2)),
+        lambda t, s, axis=-1: statistic(t, s)[0],
+        vectorized=True,
+        paired=False,
+        n_resamples=stats.N_RESAMPLES,
+        method="BCa",
+        rng=np.random.default_rng(stats.BOOTSTRAP_SEED),
+    )
+    # what BCa gives: an interval that holds the estimate, but only just
+    assert bca.confidence_interval.low < estimate < bca.confidence_interval.high
+    assert bca.confidence_interval.high - estimate < 0.001
+    replicates = bca.bootstrap_distribution
+    assert (replicates > estimate).mean() > 0.97
+    low, high = stats.intervals(row, ["ece"])["ece"]
+    shifted = replicates - (replicates.mean() - estimate)
+    assert (low, high) == pytest.approx(tuple(np.percentile(shifted, [2.5, 97.5])), abs=1e-12)
+    assert high - estimate > 0.02
+
+
+def test_bca_parameters_reproduce_scipys_bca_interval():
+    row = make_row(n_seeds=3, skill=1.0)
+    statistic = stats._row_statistic(row, ["accuracy"])
+    direct = scipy_stats.bootstrap(
+        (np.arange(40), np.arange(3)),
+        lambda t, s, axis=-1: statistic(t, s)[0],
+        vectorized=True,
+        paired=False,
+        n_resamples=stats.N_RESAMPLES,
+        method="BCa",
+        rng=np.random.default_rng(stats.BOOTSTRAP_SEED),
+    )
+    assert stats.intervals(row, ["accuracy"])["accuracy"] == pytest.approx(
+        (direct.confidence_interval.low, direct.confidence_interval.high), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", [23, 37])  # the old p-value disagreed with the interval
+def test_compare_takes_its_interval_and_p_value_from_one_method(seed):
+    a = make_row(n_seeds=2, skill=1.6, seed=seed, key=("a", "d", "q", ""))
+    b = make_row(n_seeds=2, skill=1.0, seed=seed + 1000, key=("b", "d", "q", ""), y=a.y)
+    c = stats.compare(a, b)
+    excludes_zero = c.difference_low > 0 or c.difference_high < 0
+    assert excludes_zero == (c.p_bootstrap < 0.05)
+    # the p-value is the level at which the interval's end reaches 0
+    stat_a, stat_b = stats._row_statistic(a, ["accuracy"]), stats._row_statistic(b, ["accuracy"])
+    boot = stats._bootstrap(
+        stats._samples(a, b),
+        lambda t, sa, sb, axis=-1: stat_a(t, sa) - stat_b(t, sb),
+        stats.N_RESAMPLES,
+        40,
+    )
+    low, high = boot.interval(0, alpha=c.p_bootstrap * 1.001)
+    assert low > 0 or high < 0
+    low, high = boot.interval(0, alpha=c.p_bootstrap * 0.999)
+    assert low <= 0 <= high
+    text = stats.describe_comparison(c)
+    assert "the p-value inverts the interval" in text and "can disagree" in text
+
+
+def test_mcnemar_compares_single_models_so_a_row_and_its_seed_ensemble_differ():
+    row = make_row(n_seeds=2, skill=0.8, key=("e", "d", "q", ""))
+    ensemble = make_row(n_seeds=1, key=("e (seed ensemble)", "d", "q", ""), y=row.y)
+    ensemble.probs = row.probs.mean(axis=0, keepdims=True)
+    ensemble.seeds = ["ensemble"]
+    c = stats.compare(row, ensemble)
+    assert c.only_a + c.only_b > 0  # the old seed-averaged McNemar: 0 and 0, always
+    assert [(p[0], p[1]) for p in c.mcnemar_pairs] == [(0, "ensemble"), (1, "ensemble")]
+    assert c.p_mcnemar == max(p[4] for p in c.mcnemar_pairs)
+    right = row.probs.argmax(axis=2) == row.y
+    right_ensemble = ensemble.probs[0].argmax(axis=1) == row.y
+    assert c.only_a == int(np.sum(right & ~right_ensemble))
+
+
+def test_seed_ensembles_stay_out_of_the_family_they_would_inflate(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard
+
+    strong = make_row(n_seeds=2, skill=4.0, key=("strong", "d", "q"))
+    weak = make_row(n_seeds=2, skill=0.0, seed=2, key=("weak", "d", "q"), y=strong.y)
+    merged = make_row(n_seeds=1, key=("strong (seed ensemble)", "d", "q"), y=strong.y)
+    merged.probs = strong.probs.mean(axis=0, keepdims=True)
+    merged.seeds = ["ensemble"]
+    for row in (strong, weak):
+        for s in range(2):
+            save_job(tmp_path / row.key[0] / "d" / "q" / f"seed-{s}", row, s)
+    ensemble = {"kind": "seeds", "of": "strong", "seeds": [0, 1], "rule": "mean"}
+    save_job(tmp_path / "strong" / "d" / "q" / "seed-ensemble", merged, 0, ensemble=ensemble)
+    results = leaderboard.find_results([tmp_path])
+    board = stats.annotate(leaderboard.build(results), results).set_index("experiment")
+    assert board.loc["strong (seed ensemble)", "significance"] == ""
+    assert board.loc["strong (seed ensemble)", "ranking_note"].startswith("seed ensembles")
+    assert board.loc["strong", "significance"] == "best"
+    assert board.loc["weak", "significance"] == "worse"
+    # one comparison in the family: Holm leaves its p-value as it is
+    assert board.loc["weak", "p_vs_best_holm"] == board.loc["weak", "p_vs_best"]
+    assert board.loc["strong (seed ensemble)", "accuracy_ci_low"] > 0  # still has intervals
+
+
+def friedman_rows(experiments, datasets, task="single-label"):
+    rng = np.random.default_rng(0)
+    return [
+        {
+            "experiment": e,
+            "dataset": d,
+            "profile": "quick",
+            "status": "ok",
+            "task": task,
+            "accuracy": 0.9 - 0.1 * i + rng.normal(0, 0.01),
+        }
+        for d in datasets
+        for i, e in enumerate(experiments)
+    ]
+
+
+def test_friedman_is_left_out_where_it_can_never_reject_and_says_why():
+    # issue 19: 4 "experiments" on 2 data sets, largest chi2 6.0 (p >= 0.112), critical
+    # difference 3.317 > the largest possible rank difference 3
+    board = pd.DataFrame(friedman_rows("wxyz", "ab"))
+    assert stats.friedman(board) == []
+    [left] = stats.friedman_left_out(board)
+    assert (left.n_experiments, left.n_datasets) == (4, 2)
+    assert "needs at least 3" in left.reason and "chi2 = 6 (p = 0.112)" in left.reason
+    assert "critical difference of 3.32 ranks" in left.reason
+    assert [stats.min_datasets(k) for k in (3, 4, 5, 10)] == [3, 3, 3, 3]
+    assert stats.critical_difference(4, 2) == pytest.approx(3.3166, abs=1e-4)
+    [result] = stats.friedman(pd.DataFrame(friedman_rows("wxyz", "abc")))
+    assert result.critical_difference == pytest.approx(2.708, abs=1e-3)
+
+
+def test_friedman_ranks_like_with_like_and_seed_ensembles_are_not_experiments():
+    single = friedman_rows("xyz", "abc")
+    multi = friedman_rows("xyz", "def", task="multi-label")  # subset accuracy
+    ensembles = [
+        {**r, "experiment": f"{r['experiment']} (seed ensemble)", "ensemble_of": "seeds 0,1"}
+        for r in single
+    ]
+    board = pd.DataFrame(single + multi + ensembles).fillna({"ensemble_of": ""})
+    found = stats.friedman(board)
+    assert [(f.task, f.datasets, f.experiments) for f in found] == [
+        ("multi-label", ["d", "e", "f"], ["x", "y", "z"]),
+        ("single-label", ["a", "b", "c"], ["x", "y", "z"]),
+    ]
+    assert found[1].notes == ["9 seed-ensemble row(s) (not experiments)"]
+
+
+def top2(y, probs, threshold):
+    return float(np.mean(top2_per_track(y, probs, threshold)))
+
+
+def top2_per_track(y, probs, threshold):
+    best_two = np.argsort(-probs, axis=1)[:, :2]
+    return (best_two == y[:, None]).any(axis=1).astype(float)
+
+
+def test_plugin_metrics_with_a_per_track_form_get_intervals_and_paired_tests(tmp_path):
+    import json
+
+    from genrebench import leaderboard
+    from genrebench.specs import MetricSpec
+
+    spec = MetricSpec("chroma/top2", "single-label", top2, per_track=top2_per_track, bounds=(0, 1))
+    a = make_row(n_seeds=2, skill=2.0, key=("a", "d", "q"))
+    b = make_row(n_seeds=1, skill=0.2, seed=3, key=("b", "d", "q"), y=a.y)
+    save_rows(tmp_path, [a, b])
+    for row in (a, b):
+        for s, seed in enumerate(row.seeds):
+            path = tmp_path / row.key[0] / "d" / f"seed-{seed}" / "metrics.json"
+            result = json.loads(path.read_text())
+            result["metrics"]["top2"] = top2(row.y, row.probs[s], 0.5)
+            path.write_text(json.dumps(result))
+    results = leaderboard.find_results([tmp_path])
+    board = stats.annotate(leaderboard.build(results), results, metrics=[spec])
+    board = board.set_index("experiment")
+    assert board.loc["a", "top2_ci_low"] <= board.loc["a", "top2"] <= board.loc["a", "top2_ci_high"]
+    rows = stats.load_rows(results, [spec]).rows
+    c = stats.compare(rows[("a", "d", "q", "")], rows[("b", "d", "q", "")], metric="top2")
+    assert c.difference == pytest.approx(board.loc["a", "top2"] - board.loc["b", "top2"])
+    # a per-track form whose mean is not the metric gives no interval, with a warning
+    wrong = MetricSpec(
+        "chroma/top2", "single-label", top2, per_track=lambda y, p, t: 1 - top2_per_track(y, p, t)
+    )
+    board = stats.annotate(leaderboard.build(results), results, metrics=[wrong])
+    assert "top2_ci_low" not in board
+    assert any("per-track form" in w and "'top2'" in w for w in board.attrs["warnings"])
+
+
+def test_intervals_stay_in_the_metrics_range_and_few_tracks_are_said(tmp_path):
+    row = make_row("multi-label", n_seeds=2, n_tracks=3, n_classes=3, seed=0, skill=2.0)
+    found = stats.intervals(row)
+    for column in ("roc_auc", "pr_auc", "f1_macro", "ece", "classwise_ece", "hamming_loss"):
+        if column in found:
+            low, high = found[column]
+            assert 0 <= low <= high <= 1, column
+    assert found["roc_auc"][1] == 1.0  # BCa's shifted fallback reached 1.107 here
+    board, results = save_rows(tmp_path, [row])
+    marked = stats.annotate(board, results)
+    assert marked.loc[0, "interval_note"] == (
+        "intervals rest on 3 test tracks, fewer than 20: too few to mean much"
+    )
+
+
+def test_readme_per_track_metric_example_runs_as_written(tmp_path):
+    import types
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    code = next(b for b in blocks if "per_track=top2_per_track" in b)
+    module = types.ModuleType("readme_top2")
+    exec(compile(code, "README.md", "exec"), module.__dict__)
+    row = make_row(n_seeds=1, skill=1.0)
+    spec = module.TOP2
+    assert spec.compute(row.y, row.probs[0], 0.5) == pytest.approx(top2(row.y, row.probs[0], 0.5))
+    assert spec.per_track(row.y, row.probs[0], 0.5).shape == (40,)

@@ -122,7 +122,9 @@ def test_two_runs_of_one_experiment_on_one_data_set_and_profile_are_refused(tmp_
         suites.check(suites.load(path), load_plugins())
 
 
-def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(tmp_path):
+def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(
+    tmp_path, monkeypatch
+):
     path = write(tmp_path, EXAMPLE_SUITE)
     board_dir = tmp_path / "board"
     args = ["run", "--suite", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]
@@ -134,8 +136,12 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(t
     row = board.loc["example/centroid"]
     assert row["n_seeds"] == 2
     assert row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"]
-    assert set(board["significance"]) <= {"best", "tied", "worse"} and "best" in set(
-        board["significance"]
+    # One experiment and its own seed ensemble: nothing to rank (a seed ensemble is no
+    # experiment of its own), and each row says why.
+    assert board["significance"].isna().all()
+    assert row["ranking_note"] == "not ranked: no other row on these test tracks"
+    assert board.loc["example/centroid (seed ensemble)", "ranking_note"].startswith(
+        "seed ensembles are not ranked"
     )
     markdown = (board_dir / "leaderboard.md").read_text()
     assert "example/centroid" in markdown and " [" in markdown
@@ -156,6 +162,26 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(t
     )
     assert main([*args, "--leaderboard-out", str(board_dir)]) == 0
     assert "other" not in set(pd.read_csv(board_dir / "leaderboard.csv")["experiment"])
+    # The suite copy, the leaderboard and the report are one set: a full disk while the
+    # report is written leaves every one of them as it was.
+    names = ["suite.toml", "leaderboard.md", "leaderboard.csv", "leaderboard.json"]
+    names += ["report.html", "report.png"]
+    for name in names:
+        (board_dir / name).write_text(f"old {name}")
+    from genrebench import report
+
+    def full_disk(out, *args, **kwargs):
+        out.write_text("<html>half a rep")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write", full_disk)
+    try:  # (how the command reports a full disk is another matter: it must not succeed)
+        status = main([*args, "--leaderboard-out", str(board_dir)])
+    except OSError:
+        status = None
+    assert status != 0
+    assert {n: (board_dir / n).read_text() for n in names} == {n: f"old {n}" for n in names}
+    assert sorted(p.name for p in board_dir.iterdir()) == sorted(names)  # no temporary file
 
 
 def test_plugins_ship_suites_through_the_hook(tmp_path, capsys):

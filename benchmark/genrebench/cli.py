@@ -154,14 +154,16 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)])
-    return _write_leaderboard([options.out / "runs"], args.leaderboard_out or options.out, results)
+    out = args.leaderboard_out or options.out
+    return _write_leaderboard([options.out / "runs"], out, results, registry)
 
 
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """``run --suite``: check the whole suite, plan and load every run's data, then run;
     the leaderboard holds exactly the suite's jobs and sits beside a copy of its file."""
-    from genrebench import ensembles, suites
+    from genrebench import ensembles, outputs, suites
     from genrebench.executors import parse_executor
+    from genrebench.report import NothingToReport
     from genrebench.runner import plan
 
     suite = suites.resolve(registry, args.suite)
@@ -198,13 +200,22 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
         planned.append((options, jobs, ensemble_jobs))
     results, folders = _run_jobs(registry, planned)
     board_out = args.leaderboard_out or Path("leaderboards") / suite.name
-    board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
-    if not copy.exists() or copy.resolve() != suite.path.resolve():
-        copy.write_text(suite.text, encoding="utf-8")
     sources = [f / "metrics.json" for f in folders]
-    status = _write_leaderboard(sources, board_out, results)
-    _write_report(registry, sources, board_out / "report.html", suite, board_out / "report.png")
+    nothing = None
+    # The suite copy, the leaderboard and the report: all new, or (a full disk) all old.
+    with outputs.AtomicFiles() as files:
+        if not copy.exists() or copy.resolve() != suite.path.resolve():
+            files.write_text(copy, suite.text)
+        status = _write_leaderboard(sources, board_out, results, registry, files)
+        try:
+            _write_report(
+                registry, sources, board_out / "report.html", suite, board_out / "report.png", files
+            )
+        except NothingToReport as exc:  # the leaderboard of failed jobs is still written
+            nothing = exc
+    if nothing is not None:
+        raise nothing
     return status
 
 
@@ -269,37 +280,67 @@ def _ensemble_folder(out: Path, result: dict) -> Path:
     )
 
 
-def _board(sources: Sequence[Path]):
-    """The leaderboard of the jobs under ``sources``, with intervals and significance marks;
-    and the results it was built from."""
+def _board(sources: Sequence[Path], registry: Registry | None = None):
+    """The leaderboard of the jobs under ``sources``, with intervals and significance marks
+    (plugins' metrics with a per-track form get theirs too); and the results it was built
+    from (one configuration per row).  What was left out or is incomplete is warned about
+    on stderr."""
     from genrebench import leaderboard, stats
 
     results = leaderboard.find_results(sources)
-    return stats.annotate(leaderboard.build(results), results), results
+    metrics = registry.specs("metrics") if registry is not None else ()
+    board = stats.annotate(leaderboard.build(results), results, metrics=metrics)
+    for line in board.attrs.get("warnings", ()):
+        print(f"warning: {line}", file=sys.stderr)
+    return board, results
 
 
-def _write_report(registry, sources, out: Path, suite=None, headline: Path | None = None) -> None:
-    from genrebench import report
+def _write_report(
+    registry, sources, out: Path, suite=None, headline: Path | None = None, files=None
+) -> None:
+    """The report (and its headline picture) of the runs under ``sources``, written as a
+    set with ``files`` (:class:`genrebench.outputs.AtomicFiles`): rendered in a scratch
+    folder first, so the report and picture are both new or both as they were."""
+    import tempfile
 
-    board, results = _board(sources)
+    from genrebench import outputs, report
+
+    if files is None:
+        with outputs.AtomicFiles() as own:
+            return _write_report(registry, sources, out, suite, headline, own)
+    board, results = _board(sources, registry)
     title = f"genrebench suite {suite.name}" if suite else "genrebench report"
-    report.write(
-        out,
-        board,
-        results,
-        registry,
-        title=title,
-        description=suite.description if suite else "",
-        headline=headline,
-    )
+    with tempfile.TemporaryDirectory(prefix="genrebench-report-") as scratch:
+        page = Path(scratch) / "report.html"
+        picture = Path(scratch) / "report.png" if headline is not None else None
+        report.write(
+            page,
+            board,
+            results,
+            registry,
+            title=title,
+            description=suite.description if suite else "",
+            headline=picture,
+        )
+        files.write_bytes(out, page.read_bytes())
+        if picture is not None:
+            files.write_bytes(headline, picture.read_bytes())
     print(f"report: {out}", file=sys.stderr)
 
 
-def _write_leaderboard(sources: list[Path], out: Path, results: list[dict]) -> int:
+def _write_leaderboard(
+    sources: list[Path],
+    out: Path,
+    results: list[dict],
+    registry: Registry | None = None,
+    files=None,
+) -> int:
+    """The leaderboard files of the runs under ``sources`` (staged in ``files`` when given,
+    to be written with the caller's other files as one set)."""
     from genrebench import leaderboard
 
-    board, _ = _board(sources)
-    paths = leaderboard.write(board, out)
+    board, _ = _board(sources, registry)
+    paths = leaderboard.write(board, out, files)
     print(f"leaderboard: {paths[0]}", file=sys.stderr)
     failed = [r for r in results if r["status"] != "ok"]
     if failed:
@@ -350,7 +391,7 @@ def _summarise_problems(runner) -> None:
 def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard
 
-    board, _ = _board(args.run_dirs or [Path("runs")])
+    board, _ = _board(args.run_dirs or [Path("runs")], registry)
     paths = leaderboard.write(board, args.out)
     print(paths[0].read_text())
     return 0
@@ -360,7 +401,10 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
     from genrebench import leaderboard, resampling, stats
 
     results = leaderboard.find_results(_run_sources(registry, args))
-    rows, skipped = resampling.load_rows(results)
+    for line in results.left_out:
+        print(f"warning: {line}", file=sys.stderr)
+    loaded = resampling.load_rows(results, registry.specs("metrics"))
+    rows, skipped = loaded.rows, loaded.skipped
     chosen = []
     for name in (args.a, args.b):
         found = [
@@ -369,6 +413,7 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
             if key[0] == name
             and (args.dataset is None or key[1] == args.dataset)
             and (args.profile is None or key[2] == args.profile)
+            and (args.protocol is None or key[3] == args.protocol)
         ]
         if not found:
             known = sorted({k[0] for k in rows})
@@ -377,29 +422,35 @@ def cmd_compare(registry: Registry, args: argparse.Namespace) -> int:
                 f"no finished run of {name!r}"
                 + (f" on {args.dataset}" if args.dataset else "")
                 + (f" with profile {args.profile}" if args.profile else "")
+                + (f" under the {args.protocol} protocol" if args.protocol else "")
                 + (f" with readable predictions ({reason[0]})" if reason else "")
                 + f"; experiments with runs: {', '.join(known) or '(none)'}"
             )
         chosen.append(found)
     pairs = [(a, b) for a in chosen[0] for b in chosen[1] if a[1:] == b[1:]]
+    where = lambda key: f"{key[1]}/{key[2]}" + (f" ({key[3]} protocol)" if key[3] else "")  # noqa: E731
     if not pairs:
-        where = lambda keys: ", ".join(f"{k[1]}/{k[2]}" for k in keys)  # noqa: E731
         raise stats.NotComparable(
-            f"{args.a} ran on {where(chosen[0])} and {args.b} on {where(chosen[1])}: no common "
-            "data set and profile, so there are no shared test tracks to compare on"
+            f"{args.a} ran on {', '.join(map(where, chosen[0]))} and {args.b} on "
+            f"{', '.join(map(where, chosen[1]))}: no common data set, profile and protocol, "
+            "so there are no shared test tracks to compare on"
         )
     if len(pairs) > 1:
         raise ConfigError(
-            "both ran on several data sets/profiles ("
-            + ", ".join(f"{a[1]}/{a[2]}" for a, _ in pairs)
-            + "): choose one with --dataset and --profile"
+            "both ran on several data sets/profiles/protocols ("
+            + ", ".join(where(a) for a, _ in pairs)
+            + "): choose one with --dataset, --profile and --protocol"
         )
     a, b = pairs[0]
+    for key in (a, b):
+        for seed, problem in loaded.problems.get(key, {}).items():
+            print(f"warning: {key[0]} seed {seed} left out: {problem}", file=sys.stderr)
     row_a, row_b = rows[a], rows[b]
     if args.metric not in resampling.columns_of(row_a):
         raise ConfigError(
-            f"metric {args.metric!r} has no bootstrap form for {row_a.task} rows; choose one "
-            f"of {', '.join(resampling.columns_of(row_a))}"
+            f"metric {args.metric!r} has no bootstrap form for {row_a.task} rows (a plugin "
+            "metric gets one from its per_track function); choose one of "
+            f"{', '.join(resampling.columns_of(row_a))}"
         )
     c = stats.compare(row_a, row_b, metric=args.metric)
     print(stats.describe_comparison(c))
@@ -667,6 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", metavar="NAME|PATH", help="read the suite's runs (runs/<suite>)")
     p.add_argument("--dataset", metavar="NAME", help="the data set, when both ran on several")
     p.add_argument("--profile", metavar="PROFILE", help="the profile, when both ran with several")
+    p.add_argument(
+        "--protocol",
+        choices=("benchmark", "paper"),
+        help="the protocol, when both ran under both",
+    )
     p.add_argument(
         "--metric", default="accuracy", help="metric of the bootstrap (default accuracy)"
     )

@@ -17,6 +17,7 @@ and read as UTF-8.  JSON files escape them as ``\\udcNN``, which reads back exac
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
@@ -43,6 +44,83 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class AtomicFiles:
+    """Write several files as a set: all new or all old.
+
+    ``write_text`` / ``write_bytes`` / ``write_with`` stage each file as a fresh temporary
+    file beside its target (so a full disk, a missing permission or an exception while
+    rendering shows up here, before any target is touched); leaving the ``with`` block
+    without an error moves every staged file into place (``os.replace``, which writes no
+    data and so cannot run out of space), leaving it with an error removes them all and
+    keeps every old file::
+
+        with AtomicFiles() as files:
+            files.write_text(out / "leaderboard.md", markdown)
+            files.write_with(out / "leaderboard.csv", lambda tmp: frame.to_csv(tmp))
+
+    Readers see each file either old or new; only between two consecutive renames of the
+    final step (microseconds, no data written) could one see a mix."""
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, Path] = {}
+
+    def __enter__(self) -> AtomicFiles:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    @property
+    def paths(self) -> list[Path]:
+        """The target paths staged so far, in order."""
+        return list(self._staged)
+
+    def write_with(self, path: Path, write: Callable[[Path], None]) -> Path:
+        """Stage ``path``: ``write(tmp)`` fills a temporary file beside it (a file staged
+        twice keeps the later content)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            write(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            self.discard()
+            raise
+        earlier = self._staged.pop(path, None)
+        if earlier is not None:
+            earlier.unlink(missing_ok=True)
+        self._staged[path] = tmp
+        return path
+
+    def write_text(self, path: Path, text: str, errors: str = "strict") -> Path:
+        return self.write_with(path, lambda tmp: tmp.write_text(text, "utf-8", errors))
+
+    def write_bytes(self, path: Path, data: bytes) -> Path:
+        return self.write_with(path, lambda tmp: tmp.write_bytes(data))
+
+    def commit(self) -> None:
+        """Move every staged file into place."""
+        staged, self._staged = self._staged, {}
+        try:
+            for path, tmp in staged.items():
+                os.replace(tmp, path)
+        finally:
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove every staged file; the targets stay as they were."""
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged = {}
 
 
 #: Every file a finished job may leave besides ``metrics.json`` and ``provenance.json``;
@@ -152,24 +230,118 @@ def save_predictions(
     write_csv(path, frame, float_format=None)
 
 
+#: How far a saved probability may lie outside [0, 1], and a single-label row's sum from 1,
+#: before reading it refuses the file (the tolerances models' outputs are checked with).
+PROBABILITY_TOLERANCE = 1e-6
+SUM_TOLERANCE = 1e-4
+
+
+class PredictionsError(ValueError):
+    """A predictions file that cannot be used, with the file and (1-based, header = 1) line."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None):
+        self.path, self.reason, self.line = Path(path), reason, line
+        where = f"{path} line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
 def read_predictions(
     path: Path, classes: Sequence[str], task: str
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The inverse of :func:`save_predictions`: track ids, labels (class indices, or a 0/1
     matrix for multi-label tasks) and probabilities, in the file's row order.  Names are as
-    written (escaped by :func:`utf8_text`)."""
-    frame = pd.read_csv(path, dtype={"track_id": str, "label": str}, keep_default_na=False)
+    written (escaped by :func:`utf8_text`).
+
+    The file is checked as it is read; :class:`PredictionsError` names the file, the line
+    and what is wrong: a file that ends mid-line (truncated), a missing column, an unknown
+    label, a repeated track id, a probability that is NaN or outside [0, 1] (by more than
+    :data:`PROBABILITY_TOLERANCE`), or a single-label row whose probabilities do not sum to
+    1 (within :data:`SUM_TOLERANCE`).  A missing file raises ``FileNotFoundError``."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise PredictionsError(path, "the file is empty")
+    if not raw.endswith(b"\n"):
+        line = raw.count(b"\n") + 1
+        raise PredictionsError(path, "the file ends mid-line (truncated)", line)
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(raw), dtype={"track_id": str, "label": str}, keep_default_na=False
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise PredictionsError(path, f"not a predictions table ({exc})") from exc
     classes = [utf8_text(c) for c in classes]
+    columns = ["track_id", "label", *(f"p_{c}" for c in classes)]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PredictionsError(path, f"no column {', '.join(missing)} (expected {columns})")
+    line = lambda row: int(row) + 2  # noqa: E731  (the header is line 1)
+    repeated = frame["track_id"].duplicated()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise PredictionsError(
+            path, f"track {frame['track_id'].iloc[row]!r} appears twice", line(row)
+        )
     index = {c: i for i, c in enumerate(classes)}
+    labels = list(frame["label"])
     if task == "single-label":
-        y = np.array([index[label] for label in frame["label"]], dtype=np.int64)
+        unknown = [r for r, label in enumerate(labels) if label not in index]
+        y = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
     else:
         y = np.zeros((len(frame), len(classes)), dtype=np.int64)
-        for row, labels in enumerate(frame["label"]):
-            for label in filter(None, labels.split("|")):
+        unknown = []
+        for row, text in enumerate(labels):
+            for label in filter(None, text.split("|")):
+                if label not in index:
+                    unknown.append(row)
+                    break
                 y[row, index[label]] = 1
-    probs = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=np.float64)
+    if unknown:
+        row = unknown[0]
+        raise PredictionsError(
+            path, f"label {labels[row]!r} is not one of the classes {classes}", line(row)
+        )
+    try:
+        probs = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PredictionsError(path, f"a probability is not a number ({exc})") from exc
+    check_probability_rows(path, list(frame["track_id"]), probs, task)
     return list(frame["track_id"]), y, probs
+
+
+def read_predictions_ids(path: Path) -> list[str]:
+    """The track ids of a predictions file, in its row order (line = index + 2)."""
+    frame = pd.read_csv(path, usecols=["track_id"], dtype=str, keep_default_na=False)
+    return list(frame["track_id"])
+
+
+def check_probability_rows(path: Path, ids: Sequence[str], probs: np.ndarray, task: str) -> None:
+    """:class:`PredictionsError` at the first row of ``probs`` that is NaN, outside
+    [0, 1], or (single-label) does not sum to 1, with its track, line and value."""
+    with np.errstate(invalid="ignore"):
+        bad_value = ~np.isfinite(probs) | (probs < -PROBABILITY_TOLERANCE)
+        bad_value |= probs > 1 + PROBABILITY_TOLERANCE
+    sums = probs.sum(axis=1) if probs.size else np.zeros(len(probs))
+    bad_sum = np.zeros(len(probs), dtype=bool)
+    if task == "single-label":
+        with np.errstate(invalid="ignore"):
+            bad_sum = ~(np.abs(sums - 1.0) <= SUM_TOLERANCE)
+    bad = bad_value.any(axis=1) | bad_sum
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    where = f"track {ids[row]!r}"
+    if bad_value[row].any():
+        value = float(probs[row][bad_value[row]][0])
+        column = f"column {int(np.flatnonzero(bad_value[row])[0]) + 3}"
+        reason = f"{where}: probability {value} ({column}) is " + (
+            "not a number" if not np.isfinite(value) else "outside [0, 1]"
+        )
+    else:
+        reason = (
+            f"{where}: probabilities sum to {sums[row]:.6g}, expected 1 (within {SUM_TOLERANCE:g})"
+        )
+    raise PredictionsError(path, reason, row + 2)
 
 
 def save_class_report(

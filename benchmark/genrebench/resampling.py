@@ -11,6 +11,8 @@ registered metric (:mod:`genrebench.metrics`) on the resample's explicitly repea
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +23,7 @@ import numpy as np
 from genrebench import metrics as m
 from genrebench import outputs
 from genrebench.errors import ConfigError
+from genrebench.specs import MetricSpec
 
 
 # --------------------------------------------------------------------------- row data
@@ -29,7 +32,9 @@ class RowData:
     """The test predictions of one leaderboard row: ``probs[s]`` are seed ``seeds[s]``'s
     per-track probabilities of ``track_ids`` (sorted), ``y`` their labels."""
 
-    key: tuple[str, str, str]
+    #: The row's :func:`genrebench.leaderboard.row_key` (experiment, data set, profile,
+    #: protocol).
+    key: tuple[str, ...]
     task: str
     classes: list[str]
     seeds: list[Any]
@@ -52,51 +57,119 @@ class RowData:
         return self.track_ids == other.track_ids and np.array_equal(self.y, other.y)
 
 
-def load_rows(results: Iterable[Mapping[str, Any]]) -> tuple[dict[tuple, RowData], dict]:
+@dataclass
+class Loaded:
+    """What :func:`load_rows` read: the row data, the rows left without any (and why), and
+    per row and seed the files that could not be used."""
+
+    rows: dict[tuple, RowData]
+    skipped: dict[tuple, str]
+    #: Per row key, per seed: why that seed's predictions were not used (file and line).
+    problems: dict[tuple, dict[Any, str]]
+    #: Other things worth a warning (a plugin metric whose per-track form disagrees).
+    warnings: list[str]
+
+
+def load_rows(results: Iterable[Mapping[str, Any]], metrics: Sequence[MetricSpec] = ()) -> Loaded:
     """Row data of every leaderboard row whose ok jobs saved predictions (results carry
-    ``job_dir``, as :func:`genrebench.leaderboard.find_results` adds), and the reason for
-    every row left out."""
-    latest: dict[tuple, Mapping[str, Any]] = {}
-    for r in results:
-        latest[(r["experiment"], r["dataset"], r["profile"], str(r["seed"]))] = r
+    ``job_dir``, as :func:`genrebench.leaderboard.find_results` adds; rows and seeds as
+    :func:`genrebench.leaderboard.select` keeps them), keyed by
+    :func:`genrebench.leaderboard.row_key`.
+
+    Every predictions file is checked as it is read (:func:`genrebench.outputs.
+    read_predictions`) and against the job: as many tracks as ``metrics.json`` says, the
+    planned test tracks' checksum where none was lost, the same tracks as the row's other
+    seeds.  A seed whose file fails is left out of the row with the reason (file and
+    line) in ``problems``.  ``metrics``: metric specs whose ``per_track`` form gives
+    plugins' metrics their columns here."""
+    from genrebench.leaderboard import row_key, select
+
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for (*key, _), r in sorted(latest.items()):
+    for r in select(results):
         if r.get("status") == "ok" and r.get("job_dir"):
-            groups.setdefault(tuple(key), []).append(r)
-    rows, skipped = {}, {}
-    for key, runs in groups.items():
+            groups.setdefault(row_key(r), []).append(r)
+    loaded = Loaded({}, {}, {}, [])
+    for key, runs in sorted(groups.items()):
+        runs = sorted(runs, key=lambda r: str(r["seed"]))
         try:
-            rows[key] = _row(key, runs)
+            row = _row(key, runs, metrics, loaded)
         except (OSError, ValueError, KeyError) as exc:
-            skipped[key] = f"{type(exc).__name__}: {exc}"
-    return rows, skipped
+            loaded.skipped[key] = f"{type(exc).__name__}: {exc}"
+            continue
+        if row is None:
+            reasons = loaded.problems.get(key, {})
+            loaded.skipped[key] = "; ".join(reasons.values()) or "no readable predictions"
+        else:
+            loaded.rows[key] = row
+    return loaded
 
 
-def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
+def _row(
+    key: tuple, runs: Sequence[Mapping[str, Any]], metrics: Sequence[MetricSpec], loaded: Loaded
+) -> RowData | None:
     first = runs[0]
     task, classes = first["task"], list(first["classes"])
-    track_ids, y, probs, calibrated, extra = None, None, [], [], {}
+
+    def lost(r: Mapping[str, Any], reason: str) -> None:
+        loaded.problems.setdefault(key, {}).setdefault(r["seed"], reason)
+
+    read = []
     for r in runs:
-        ids, labels, p = read_predictions(Path(r["job_dir"]) / "predictions.csv", classes, task)
-        if track_ids is None:
-            track_ids, y = ids, labels
-        elif ids != track_ids or not np.array_equal(labels, y):
-            raise ValueError(
-                f"seed {r['seed']} was tested on other tracks than seed {first['seed']}"
-            )
-        probs.append(p)
-        calibrated_file = Path(r["job_dir"]) / "predictions_calibrated.csv"
-        if calibrated_file.exists():
-            ids, _, p = read_predictions(calibrated_file, classes, task)
-            if ids == track_ids:
-                calibrated.append(p)
+        path = Path(r["job_dir"]) / "predictions.csv"
+        try:
+            ids, labels, p = outputs.read_predictions(path, classes, task)
+        except FileNotFoundError:
+            lost(r, f"seed {r['seed']} has no {path.name} ({path.parent})")
+            continue
+        except (OSError, ValueError) as exc:  # PredictionsError names file and line
+            lost(r, f"seed {r['seed']}: {exc}")
+            continue
+        problem = _track_problem(r, path, ids)
+        if problem:
+            lost(r, f"seed {r['seed']}: {problem}")
+            continue
+        read.append((r, path, *_sorted_by_id(ids, labels, p)))
+    if not read:
+        return None
+    # The seeds must share their tracks: those most seeds share are the row's.
+    shares = Counter(tuple(ids) for _, _, ids, _, _ in read)
+    track_ids = list(shares.most_common(1)[0][0])
+    y = next(labels for _, _, ids, labels, _ in read if ids == track_ids)
+    kept = []
+    for r, path, ids, labels, p in read:
+        if ids != track_ids or not np.array_equal(labels, y):
+            lost(r, f"seed {r['seed']}: {_difference(path, ids, track_ids)}")
+        else:
+            kept.append((r, p))
+    runs = [r for r, _ in kept]
+    probs = [p for _, p in kept]
+    calibrated = []
     for r in runs:
-        for column, parts in _extra_parts(r, track_ids, y, task, classes).items():
+        path = Path(r["job_dir"]) / "predictions_calibrated.csv"
+        if not path.exists():
+            continue
+        try:
+            ids, _, p = read_predictions(path, classes, task)
+        except (OSError, ValueError) as exc:
+            lost(r, f"seed {r['seed']}: {exc}")
+            continue
+        if ids == track_ids:
+            calibrated.append(p)
+        else:
+            lost(r, f"seed {r['seed']}: {path} holds other tracks than predictions.csv")
+    extra: dict[str, tuple[list, list]] = {}
+    for r in runs:
+        try:
+            parts = _extra_parts(r, track_ids, y, task, classes)
+        except (OSError, ValueError, KeyError) as exc:
+            lost(r, f"seed {r['seed']}: {exc}")
+            parts = {}
+        for column, (num, den) in parts.items():
             extra.setdefault(column, ([], []))
-            extra[column][0].append(parts[0])
-            extra[column][1].append(parts[1])
+            extra[column][0].append(num)
+            extra[column][1].append(den)
     complete = {c: (np.stack(a), np.stack(b)) for c, (a, b) in extra.items() if len(a) == len(runs)}
-    return RowData(
+    row = RowData(
         key=key,
         task=task,
         classes=classes,
@@ -108,6 +181,104 @@ def _row(key: tuple, runs: Sequence[Mapping[str, Any]]) -> RowData:
         extra=complete,
         calibrated=np.stack(calibrated) if len(calibrated) == len(runs) else None,
     )
+    row.extra.update(_per_track_columns(row, runs, metrics, loaded.warnings))
+    return row
+
+
+def _sorted_by_id(ids, labels, probs):
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return [ids[i] for i in order], labels[order], probs[order]
+
+
+def _track_problem(result: Mapping[str, Any], path: Path, ids: Sequence[str]) -> str:
+    """Why the track ids of a job's predictions are not the job's test tracks ("" when
+    they are, as far as the job recorded them)."""
+    n = result.get("n_test_tracks")
+    if isinstance(n, int) and not isinstance(n, bool) and n != len(ids):
+        return f"{path} has {len(ids)} tracks, its metrics.json says {n} test tracks"
+    planned = result.get("_evaluation_set")
+    lost = result.get("n_test_tracks_lost") or 0
+    if planned and planned[1] == len(ids) and not lost:
+        from genrebench.stages import split_checksum
+
+        if split_checksum(ids) != planned[0]:
+            return (
+                f"the track ids in {path} are not the job's planned test tracks (their "
+                "checksum differs from the one recorded with the job)"
+            )
+    return ""
+
+
+def _difference(path: Path, ids: Sequence[str], reference: Sequence[str]) -> str:
+    """Which of ``ids`` (a seed's, sorted) the row's other seeds do not have, with its line
+    in ``path``, or which track it lacks."""
+    extra = sorted(set(ids) - set(reference))
+    if extra:
+        try:
+            order = outputs.read_predictions_ids(path)
+            where = f" line {order.index(extra[0]) + 2}"
+        except (OSError, ValueError):
+            where = ""
+        return f"{path}{where}: track {extra[0]!r} is not among the other seeds' test tracks" + (
+            f" ({len(extra)} such tracks)" if len(extra) > 1 else ""
+        )
+    missing = sorted(set(reference) - set(ids))
+    if missing:
+        return f"{path} lacks track {missing[0]!r} that the other seeds were tested on"
+    return f"{path} gives other labels than the other seeds for the same tracks"
+
+
+def _per_track_columns(
+    row: RowData, runs: Sequence[Mapping[str, Any]], metrics: Sequence[MetricSpec], warnings
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-seed, per-track values of every metric with a ``per_track`` form (plugins'
+    metrics), and of their ``_calibrated`` columns, as weighted-mean parts; a column whose
+    per-track mean disagrees with the value the job recorded is left out with a warning."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for spec in metrics:
+        if spec.task != row.task or spec.per_track is None:
+            continue
+        versions = [("", row.probs)]
+        if row.calibrated is not None:
+            versions.append((CALIBRATED, row.calibrated))
+        for suffix, probs in versions:
+            values: dict[str, list[np.ndarray]] = {}
+            try:
+                for s in range(row.n_seeds):
+                    got = spec.per_track(row.y, probs[s], float(row.thresholds[s]))
+                    got = got if isinstance(got, Mapping) else {spec.column_names()[0]: got}
+                    for column, v in got.items():
+                        values.setdefault(column, []).append(np.asarray(v, dtype=float))
+            except Exception as exc:  # a plugin's code: its column gets no interval
+                warnings.append(
+                    f"metric {spec.name!r}: its per-track form failed on {row.key[0]} "
+                    f"({type(exc).__name__}: {exc}); no interval for it"
+                )
+                continue
+            for column, per_seed in values.items():
+                name = f"{column}{suffix}"
+                if any(v.shape != (len(row.track_ids),) for v in per_seed):
+                    warnings.append(
+                        f"metric {spec.name!r}: its per-track form returned another shape "
+                        f"than one value per track for {name!r}; no interval for it"
+                    )
+                    continue
+                for r, v in zip(runs, per_seed, strict=True):
+                    recorded = (r.get("metrics") or {}).get(name)
+                    if recorded is None or not np.isfinite(recorded):
+                        continue
+                    mean = float(np.mean(v))
+                    if not abs(mean - recorded) <= 1e-6 * max(1.0, abs(recorded)):
+                        warnings.append(
+                            f"metric {spec.name!r}: the mean of its per-track form on "
+                            f"{row.key[0]} seed {r['seed']} is {mean:.6g}, the metric gave "
+                            f"{recorded:.6g}; no interval for {name!r}"
+                        )
+                        break
+                else:
+                    stacked = np.stack(per_seed)
+                    out[name] = (stacked, np.ones_like(stacked))
+    return out
 
 
 def read_predictions(
@@ -377,6 +548,28 @@ WEIGHTED: dict[str, dict[str, WeightedMetric]] = {
 
 
 CALIBRATED = "_calibrated"
+
+#: The range of every builtin column with a weighted form, where it is not [0, 1]: an
+#: interval is clipped to its column's range (the bias-shifted fallback can leave it).
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "single-label": {"nll": (0.0, math.inf), "brier": (0.0, 2.0)},
+    "multi-label": {"nll": (0.0, math.inf)},
+}
+
+
+def bounds_of(task: str, column: str, metrics: Sequence[MetricSpec] = ()) -> tuple[float, float]:
+    """The range of a leaderboard column: a plugin metric's ``bounds``, else [0, 1] for the
+    builtin metrics (``nll`` [0, inf), single-label ``brier`` [0, 2]) and for
+    ``accuracy_raw`` / ``accuracy_<rule>``; unbounded for anything else."""
+    base = column.removesuffix(CALIBRATED)
+    for spec in metrics:
+        if spec.task == task and base in spec.column_names():
+            return tuple(spec.bounds)
+    if base in RANGES.get(task, {}):
+        return RANGES[task][base]
+    if base in WEIGHTED.get(task, {}) or base.startswith("accuracy_"):
+        return (0.0, 1.0)
+    return (-math.inf, math.inf)
 
 
 def columns_of(row: RowData) -> list[str]:

@@ -6,6 +6,7 @@ subclasses them.  A plugin author only fills these in: see the README's plugin g
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,13 @@ class MetricSpec:
     example a score and how many classes it skipped), a dict whose keys are the columns
     listed in ``columns``.  Columns are unique per task type across all plugins: a clash
     stops plugin loading.
+
+    ``per_track(y_true, probs, threshold)`` (optional) gives the metric's intervals and
+    paired tests on the leaderboard: one value per track whose mean is the metric (for
+    example 1.0 where the true class is among the top two, else 0.0), as an array of
+    shape ``(n_tracks,)``, or a dict of such arrays by column.  Without it the column
+    shows the standard deviation over seeds.  ``bounds``: the metric's range, to which
+    intervals are clipped.
     """
 
     name: str
@@ -166,6 +174,10 @@ class MetricSpec:
     description: str = ""
     #: The columns of a ``compute`` that returns a dict (empty: it returns one float).
     columns: tuple[str, ...] = ()
+    per_track: (
+        Callable[[np.ndarray, np.ndarray, float], np.ndarray | dict[str, np.ndarray]] | None
+    ) = None
+    bounds: tuple[float, float] = (-math.inf, math.inf)
 
     def column_names(self) -> tuple[str, ...]:
         """The leaderboard columns this metric fills."""
