@@ -756,12 +756,26 @@ def test_every_row_names_its_protocol_and_the_splits_table_states_caps_and_losse
 
 
 def test_an_incomplete_row_says_what_it_lost(fabricated):
-    out, *_ = fabricated
+    out, board, results, _ = fabricated
     text = " ".join(out.read_text().split())
+    # The leaderboard's sentence, under the section's table.
     assert (
-        "<code>yan2023/baseline</code>: lost 2 of 40 planned test tracks in seed 0 "
-        "(tones-10-a-t000, tones-10-a-t001) and 2 planned test tracks in seed 1" in text
+        "<code>yan2023/baseline</code> is incomplete: seed 0 lost 2 of its planned test tracks "
+        "(tones-10-a-t000, tones-10-a-t001)" in text
     )
+    # From a board that does not say it, what the jobs' metrics.json say.
+    from genrebench import report
+
+    infos = report.row_infos(board, results)
+    [position] = board.index[board["experiment"] == "yan2023/baseline"]
+    assert infos[position].lost_text == (
+        "lost 2 of 40 planned test tracks in seed 0 (tones-10-a-t000, tones-10-a-t001) and 2 "
+        "planned test tracks in seed 1 (tones-10-a-t000, tones-10-a-t001)"
+    )
+    section = next(s for s in report.sections_of(board, infos) if position in s.positions)
+    found = report._section(section, board.drop(columns="incomplete"), infos)
+    assert any(n.startswith("`yan2023/baseline` is incomplete: lost 2 of 40") for n in
+               found["table_notes"])  # fmt: skip
 
 
 def test_seed_ensembles_are_not_counted_as_missing_provenance(fabricated):
@@ -790,49 +804,31 @@ def test_a_job_that_lost_its_provenance_is_still_counted_missing(tmp_path):
 
 
 # --------------------------------------------------------------------------- item 7
-def test_friedman_limits_say_when_the_analysis_can_never_find_anything():
-    from genrebench import stats
-
-    # The main suite's case: 4 "experiments" on 2 data sets.
-    reason = stats.friedman_limits(4, 2)
-    assert "χ² is 6.0 (p = 0.112" in reason
-    assert "critical difference 3.317 exceeds the largest possible difference of mean ranks, 3" in (
-        reason
-    )
-    assert "need at least 3 data sets" in reason
-    assert stats.friedman_limits(3, 10) is None
-    assert stats.friedman_limits(5, 1).startswith("5 experiment(s) on 1 data set(s)")
-    assert stats.min_datasets(4) == 3
-    assert stats.critical_difference(4, 2) == pytest.approx(3.3166, abs=1e-4)
-
-
-def test_friedman_ranks_like_with_like_and_leaves_ensembles_out():
-    from genrebench import stats
-
-    rows = [
-        {"experiment": e, "dataset": d, "profile": "quick", "status": "ok", "accuracy": a + i / 100,
-         "task": "single-label", "ensemble_of": ""}
-        for i, d in enumerate("abcd")
-        for e, a in (("x", 0.9), ("y", 0.7), ("z", 0.5))
-    ]  # fmt: skip
-    rows += [{**r, "experiment": "x (seed ensemble)", "ensemble_of": "seeds 0,1"} for r in rows[:4]]
-    rows += [
-        {"experiment": e, "dataset": "tags", "profile": "quick", "status": "ok", "accuracy": 0.1,
-         "task": "multi-label", "ensemble_of": ""} for e in "xyz"
-    ]  # fmt: skip
-    decisions = {d.task: d for d in stats.friedman_decisions(pd.DataFrame(rows))}
-    single, multi = decisions["single-label"], decisions["multi-label"]
-    assert single.result is not None and single.experiments == ["x", "y", "z"]
-    assert single.datasets == ["a", "b", "c", "d"]
-    assert multi.result is None and "1 data set(s)" in multi.reason
-
-
 def test_the_report_says_why_the_critical_difference_diagram_is_left_out(fabricated):
+    """The decision and its sentence are stats.across_datasets' (tested in test_stats)."""
     out, *_ = fabricated
     text = " ".join(out.read_text().split())
     assert "Across data sets" in text and "Critical-difference diagram" not in text
-    assert "single-label: no critical-difference diagram. 9 experiment(s) on 1 data set(s)" in text
-    assert "multi-label: no critical-difference diagram. 3 experiment(s) on 1 data set(s)" in text
+    said = re.findall(r"No critical-difference diagram\. ([^<]*)</p>", text)
+    assert len(said) == 2, said  # the failed row (no task) is not a third group
+    assert "single-label accuracy (profile quick): 8 experiments on 1 data set(s)" in said[1]
+    assert "3 experiments on 1 data set(s)" in said[0] and "multi-label" in said[0]
+
+
+def test_the_critical_difference_diagram_is_drawn_where_it_can_say_something():
+    import pandas as pd
+
+    from genrebench import report
+
+    rows = [
+        {"experiment": e, "dataset": d, "profile": "quick", "status": "ok", "task": "single-label",
+         "accuracy": a + i / 100}
+        for i, d in enumerate("abcd")
+        for e, a in (("x", 0.9), ("y", 0.7), ("z", 0.5))
+    ]  # fmt: skip
+    [drawn] = report._across(pd.DataFrame(rows))
+    assert drawn["drawn"]["figure"].startswith("data:image/png;base64,")
+    assert drawn["drawn"]["critical_difference"] < 2
 
 
 # --------------------------------------------------------------------------- item 8, figures

@@ -86,9 +86,10 @@ def write(
         "n_jobs": len(finished),
         "n_failed": len(results) - len(finished),
         "legend": leaderboard.legend(board),
+        "left_out": list(board.attrs.get("left_out", ())),
         "headline": _data_uri(headline_png),
         "sections": [_section(s, board, infos) for s in sections],
-        "across": _across(board, infos),
+        "across": _across(board),
         "papers": _paper_tables(board, infos, registry),
         "provenance": _provenance(finished, board, infos),
         "genrebench_version": __version__,
@@ -120,12 +121,16 @@ def render(context: Mapping[str, Any]) -> str:
 
 
 def _inline_code(text: str):
-    """Backticks of the legend as <code> (the text is escaped first)."""
+    """The leaderboard's Markdown sentences as HTML: backticks as <code>, ``**strong**``
+    and ``*emphasis*`` outside them (the text is escaped first)."""
     import markupsafe
 
+    def emphasis(part: str) -> str:
+        part = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", part)
+        return re.sub(r"\*([^*\s][^*]*)\*", r"<em>\1</em>", part)
+
     parts = str(markupsafe.escape(text)).split("`")
-    html = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-    html = html.replace("**", "")
+    html = "".join(f"<code>{p}</code>" if i % 2 else emphasis(p) for i, p in enumerate(parts))
     return markupsafe.Markup(html)
 
 
@@ -228,27 +233,22 @@ def _checksum(track_ids: Sequence[str]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _matches(record: pd.Series, result: Mapping[str, Any]) -> bool:
-    if any(result.get(k) != record[k] for k in KEY):
-        return False
-    protocol = _text(record.get("protocol"))
-    if protocol and result.get("protocol") and result["protocol"] != protocol:
-        return False
-    wanted, _ = _evaluation_set_of(record.get("evaluation_set"))
-    found, _ = _evaluation_set_of(result.get("evaluation_set"))
-    return not (wanted and found and wanted != found)
-
-
 def row_infos(board: pd.DataFrame, results: Sequence[Mapping[str, Any]]) -> list[RowInfo]:
     """Per board row (in board order): its jobs, protocol, split, evaluation set and lost
-    test tracks, from the board's columns where it has them, else from the jobs' files."""
+    test tracks, from the board's columns where it has them, else from the jobs' files.
+    The jobs are those :func:`genrebench.leaderboard.select` keeps for the row (one
+    configuration; k-fold folds apart: the pooled seed result stands for its folds)."""
     by_key: dict[tuple, list[Mapping[str, Any]]] = {}
-    for r in results:
-        if r.get("fold") is None and r.get("job_dir"):
-            by_key.setdefault(tuple(r.get(k) for k in KEY), []).append(r)
+    for r in leaderboard.select(results):
+        if r.get("job_dir"):
+            by_key.setdefault(leaderboard.row_key(r), []).append(r)
     infos = []
     for _, record in board.iterrows():
-        runs = [r for r in by_key.get(tuple(record[k] for k in KEY), []) if _matches(record, r)]
+        key = tuple(record[k] for k in KEY)
+        if "protocol" in board.columns:
+            runs = by_key.get((*key, _text(record.get("protocol"))), [])
+        else:  # a board without protocols: every protocol's results of the row
+            runs = [r for k, rs in by_key.items() if k[:3] == key for r in rs]
         ok = [r for r in runs if r.get("status") == "ok"]
         sha, n = _evaluation_set_of(record.get("evaluation_set"))
         if not sha:
@@ -440,11 +440,15 @@ def _section(section: Section, board: pd.DataFrame, infos: Sequence[RowInfo]) ->
         figures.append(("reliability", _reliability_title(section.task), _png(reliability)))
     if missing:
         notes.append("No reliability data (reliability.json) for: " + ", ".join(missing) + ".")
-    flagged = [
-        (labels.get(p, str(board.loc[p, "experiment"])), text)
-        for p in section.positions
-        if (text := "; ".join(t for t in (infos[p].incomplete, infos[p].lost_text) if t))
-    ]
+    # Under the table: the leaderboard's notes (what incomplete rows lost, why rows are not
+    # ranked); from a board without an "incomplete" column, what the jobs say they lost.
+    table_notes = list(table.notes)
+    if "incomplete" not in board.columns:
+        table_notes += [
+            f"`{labels[p]}` is incomplete: {infos[p].lost_text}."
+            for p in section.positions
+            if infos[p].lost
+        ]
     return {
         "heading": section.heading,
         "title": section.title,
@@ -452,7 +456,7 @@ def _section(section: Section, board: pd.DataFrame, infos: Sequence[RowInfo]) ->
         "anchor": section.anchor,
         "scores": scores,
         "details": details,
-        "flagged": flagged,
+        "table_notes": table_notes,
         "figures": [(kind, caption, _data_uri(png)) for kind, caption, png in figures],
         "cost_key": cost_key,
         "notes": notes,
@@ -487,7 +491,9 @@ def _html_tables(table: leaderboard.SectionTable, section: Section, board, infos
                 {
                     "name": cells[0].text,
                     "protocol": (info.protocol or "not recorded") if protocol else None,
-                    "flag": "incomplete" if (info.incomplete or info.lost) else "",
+                    "flag": "incomplete"
+                    if (cells[0].suffix or info.incomplete or info.lost)
+                    else "",
                     "error": error,
                     "cells": [_cell(cells[i]) for i in columns],
                 }
@@ -591,7 +597,8 @@ def _headline_figure(board: pd.DataFrame, sections: Sequence[Section]):
         )
     axes[-1, 0].set_xlabel(
         "one panel per set of test tracks; green: the panel's best row and the rows not "
-        "significantly different from it (Holm-corrected paired bootstrap)",
+        "significantly different from it (Holm-corrected paired bootstrap); light grey: "
+        "significantly worse; dark grey: not ranked (see the section)",
         fontsize=7,
     )
     return fig
@@ -922,26 +929,20 @@ def _reliability_figure(rows: Sequence[tuple[str, Sequence[Path]]], task: str):
 
 
 # --------------------------------------------------------------------------- across data sets
-def _across(board: pd.DataFrame, infos: Sequence[RowInfo]) -> list[dict[str, Any]]:
-    """The critical-difference diagram of each profile and task where it can say
-    something (:func:`genrebench.stats.friedman_decisions`), else why it is left out."""
-    frame = board.copy()
-    if "protocol" not in frame.columns:
-        frame["protocol"] = [info.protocol for info in infos]
-    out = []
-    for decision in stats.friedman_decisions(frame):
-        entry: dict[str, Any] = {
-            "profile": decision.profile,
-            "task": decision.task,
-            "datasets": decision.datasets,
-            "experiments": decision.experiments,
-            "reason": decision.reason,
-            "drawn": None,
-        }
-        if decision.result is not None:
-            entry["drawn"] = _friedman(decision.result)
-        out.append(entry)
-    return out
+def _across(board: pd.DataFrame) -> list[dict[str, Any]]:
+    """The critical-difference diagram of each profile and task type where the analysis
+    can say something, else the sentence saying why it was left out (both decided by
+    :func:`genrebench.stats.across_datasets`)."""
+    done, left_out = stats.across_datasets(board)
+    out = [
+        {"profile": r.profile, "task": r.task, "drawn": _friedman(r), "reason": ""} for r in done
+    ]
+    out += [
+        {"profile": r.profile, "task": r.task, "drawn": None, "reason": r.reason}
+        for r in left_out
+        if r.task or r.n_experiments  # not the failed rows (no task) on their own
+    ]
+    return sorted(out, key=lambda e: (e["profile"], e["task"]))
 
 
 def _friedman(result: stats.Friedman) -> dict[str, Any]:
@@ -950,19 +951,21 @@ def _friedman(result: stats.Friedman) -> dict[str, Any]:
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.3 * len(result.experiments)))
     sp.critical_difference_diagram(result.mean_ranks, result.nemenyi, ax=ax)
+    metric = "subset accuracy" if result.task == "multi-label" else result.metric
     ax.set_title(
-        f"Mean rank of {result.metric} over {len(result.datasets)} data sets "
+        f"Mean rank of {metric} over {len(result.datasets)} data sets "
         f"(profile {result.profile}); bars join experiments the Nemenyi test does not separate",
         fontsize=8,
     )
     return {
         "profile": result.profile,
+        "task": result.task,
         "datasets": result.datasets,
+        "experiments": result.experiments,
         "statistic": result.statistic,
         "p_value": result.p_value,
-        "critical_difference": stats.critical_difference(
-            len(result.experiments), len(result.datasets)
-        ),
+        "critical_difference": result.critical_difference,
+        "notes": list(result.notes),
         "ranks": [(name, float(rank)) for name, rank in result.mean_ranks.items()],
         "figure": _data_uri(_png(fig)),
     }
@@ -1028,7 +1031,7 @@ def _run_description(row: pd.Series, info: RowInfo) -> dict[str, Any]:
     return {
         "dataset": str(row["dataset"]),
         "profile": str(row["profile"]),
-        "protocol": info.protocol or "not recorded",
+        "protocol": f"{info.protocol} protocol" if info.protocol else "protocol not recorded",
         "split": info.split or "not recorded",
         "n_test": info.n_test_tracks,
     }
