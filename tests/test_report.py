@@ -215,8 +215,8 @@ def fabricate(root: Path, specs) -> None:
     """A run like the main suite's, with INTERFACES.md's fields: a single-label set of 10
     classes whose 9 experiments (2 seeds and a seed ensemble each) share 40 test tracks
     under the benchmark protocol, one of them having lost 2 of its planned tracks; one
-    experiment again under the paper protocol on its own 20 test tracks; a multi-label set;
-    and a failed row."""
+    experiment again under the paper protocol on its own 20 test tracks, another on the
+    benchmark's tracks; a multi-label set; and a failed row."""
     from genrebench.stages import split_checksum
 
     rng = np.random.default_rng(0)
@@ -331,13 +331,18 @@ def fabricate(root: Path, specs) -> None:
         "tones-10",
         GENRES,
         "single-label",
-        [("yan2023/cnn-paper-split", 0.1, 480_000, 4.0)],
+        [("yan2023/cnn", 0.1, 480_000, 4.0)],
         "paper",
         "stratified(train=0.7,test=0.2,valid=0.1)",
         {"applied": {"max_test_tracks": 20}, "ignored": {}},
         20,
         "b",
     )
+    # The paper protocol on the benchmark's split: the same test tracks, the same section.
+    experiment_rows(
+        "tones-10", GENRES, "single-label", [("reference/logreg", 0.775, 930, 0.02)], "paper",
+        benchmark_split, {"applied": {"max_train_tracks": 140}, "ignored": {}}, 40, "a",
+    )  # fmt: skip
     experiment_rows("tags-8", TAGS, "multi-label", MULTI, "benchmark", "split-0", {}, 40, "c")
     failed = runs / "pocelli2024/unet" / "tones-10" / "quick" / "seed-0"
     failed.mkdir(parents=True)
@@ -685,15 +690,20 @@ def test_one_section_per_set_of_test_tracks_named_by_protocol_split_and_size(fab
     tables = section_tables(out.read_text())
     headings = list(tables)
     assert len(headings) == 3, headings
-    benchmark = next(h for h in headings if "tones-10" in h and "benchmark protocol" in h)
-    paper = next(h for h in headings if "tones-10" in h and "paper protocol" in h)
-    assert "split stratified(train=0.7,valid=0.1,test=0.2)" in benchmark
-    assert "40 test tracks" in benchmark
-    assert "split stratified(train=0.7,test=0.2,valid=0.1)" in paper and "20 test tracks" in paper
-    assert any("tags-8" in h and "split split-0" in h and "40 test tracks" in h for h in headings)
+    # The benchmark's 40 tracks, also used by one paper-protocol row; the paper split's 20.
+    benchmark = next(h for h in headings if "tones-10" in h and "40 test tracks" in h)
+    paper = next(h for h in headings if "tones-10" in h and "20 test tracks" in h)
+    assert "protocols benchmark, paper · split stratified(train=0.7,valid=0.1,test=0.2)" in (
+        benchmark
+    )
+    assert "paper protocol · split stratified(train=0.7,test=0.2,valid=0.1)" in paper
+    assert any("tags-8" in h and "benchmark protocol · split split-0 · 40 test tracks" in h
+               for h in headings)  # fmt: skip
     names = {h: [row[0] for row in rows[1:]] for h, rows in tables.items()}
-    assert "yan2023/cnn-paper-split" in names[paper]
-    assert not any("paper-split" in n for n in names[benchmark])
+    assert sorted(names[paper]) == ["yan2023/cnn", "yan2023/cnn (seed ensemble)"]
+    protocols = {(row[0], row[1]) for row in tables[benchmark][1:]}
+    assert {("reference/logreg", "benchmark"), ("reference/logreg", "paper")} <= protocols
+    assert ("yan2023/cnn", "benchmark") in protocols
     # The row that lost 2 planned tracks stays in its section, marked.
     assert "yan2023/baseline incomplete" in names[benchmark]
     # A failed row joins the section of its data set, profile and protocol.
@@ -706,9 +716,7 @@ def test_sections_follow_the_boards_section_column_where_it_has_one(fabricated):
 
     _, board, results, _ = fabricated
     board = board.copy()
-    board["section"] = [
-        f"{d} · {p}" for d, p in zip(board["dataset"], board["profile"], strict=True)
-    ]
+    board["section"] = board["dataset"] + " · " + board["profile"]
     sections = report.sections_of(board, report.row_infos(board, results))
     assert len(sections) == 2  # what the board says, even where the files differ
 
@@ -718,18 +726,22 @@ def test_the_headline_picture_has_one_panel_per_section(fabricated):
 
     _, board, results, _ = fabricated
     sections = report.sections_of(board, report.row_infos(board, results))
-    fig = report._headline_figure(board, sections)
+    infos = report.row_infos(board, results)
+    sections = report.sections_of(board, infos)
+    labels = {p: n for s in sections for p, n in report._row_labels(board, s, infos).items()}
+    fig = report._headline_figure(board, sections, labels)
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert len(titles) == 3
     assert sum("tones-10" in t for t in titles) == 2
-    assert any("paper protocol" in t and "20 test tracks" in t for t in titles)
-    # Rows are ranked within their panel only: the paper-protocol rows are in theirs.
-    ticks = {
-        t: [x.get_text() for x in ax.get_yticklabels()]
-        for t, ax in zip(titles, fig.axes, strict=True)
-    }
-    paper = next(t for t in titles if "paper protocol" in t)
-    assert all("paper-split" in name for name in ticks[paper])
+    # Rows are ranked within their panel only: the 20-track rows are in theirs.
+    ticks = {ax.get_title(loc="left"): [x.get_text() for x in ax.get_yticklabels()]
+             for ax in fig.axes}  # fmt: skip
+    paper = next(t for t in titles if "paper protocol" in t and "20 test tracks" in t)
+    assert sorted(ticks[paper]) == ["yan2023/cnn", "yan2023/cnn (seed ensemble)"]
+    # A name twice in one panel says which protocol each is.
+    benchmark = next(t for t in titles if "40 test tracks" in t and "tones-10" in t)
+    assert "reference/logreg (benchmark protocol)" in ticks[benchmark]
+    assert "reference/logreg (paper protocol)" in ticks[benchmark]
 
 
 # --------------------------------------------------------------------------- items 1-2
@@ -738,13 +750,15 @@ def test_every_row_names_its_protocol_and_the_splits_table_states_caps_and_losse
     html = out.read_text()
     for heading, rows in section_tables(html).items():
         assert rows[0][:2] == ["experiment", "protocol"], heading
-        protocol = "paper" if "paper protocol" in heading else "benchmark"
-        assert {row[1] for row in rows[1:]} == {protocol}, heading
+        said = {row[1] for row in rows[1:]}
+        assert said == ({"benchmark", "paper"} if "protocols benchmark, paper" in heading
+                        else {heading.split(" protocol")[0].split()[-1]}), heading  # fmt: skip
     splits = next(v for k, v in page(html) if k == "table" and v[0][0] == "data set")
     lines = [" | ".join(row) for row in splits]
     benchmark = next(i for i, line in enumerate(lines) if line.startswith("tones-10 | benchmark"))
     assert "max_train_tracks = 140 | max_test_tracks = 20" in lines[benchmark]
-    paper = next(i for i, line in enumerate(lines) if line.startswith("tones-10 | paper"))
+    paper = next(i for i, line in enumerate(lines) if line.startswith("tones-10 | paper") and
+                 "test=0.2,valid=0.1" in line)  # fmt: skip
     assert "max_test_tracks = 20 | none" in lines[paper]
     rows = lines[benchmark + 1]
     assert "18 row(s)" in rows
@@ -783,7 +797,7 @@ def test_seed_ensembles_are_not_counted_as_missing_provenance(fabricated):
     html = out.read_text()
     fields = next(v for k, v in page(html) if k == "table" and v[0][0] == "what")
     assert not any(row[0] == "provenance.json" for row in fields), fields
-    assert "13 ensemble result(s)" in html
+    assert "14 ensemble result(s)" in html
 
 
 def test_a_job_that_lost_its_provenance_is_still_counted_missing(tmp_path):
@@ -799,7 +813,7 @@ def test_a_job_that_lost_its_provenance_is_still_counted_missing(tmp_path):
                                report.row_infos(board, results))  # fmt: skip
     [missing] = [f for f in found["fields"] if f["field"] == "provenance.json"]
     assert missing["entries"] == [("missing", 1)]
-    assert found["ensembles"] == 13
+    assert found["ensembles"] == 14
     assert outputs.read_json(tmp_path / "runs/reference/mlp/tones-10/quick/seed-1/provenance.json")
 
 

@@ -78,7 +78,8 @@ def write(
     board = board.reset_index(drop=True)
     infos = row_infos(board, results)
     sections = sections_of(board, infos)
-    headline_png = _png(_headline_figure(board, sections))
+    labels = {p: n for s in sections for p, n in _row_labels(board, s, infos).items()}
+    headline_png = _png(_headline_figure(board, sections, labels))
     context = {
         "title": title,
         "description": description,
@@ -551,10 +552,13 @@ def _interval(row: pd.Series, column: str) -> tuple[float, float, float]:
 PAGE_INCHES = 11.2
 
 
-def _headline_figure(board: pd.DataFrame, sections: Sequence[Section]):
+def _headline_figure(
+    board: pd.DataFrame, sections: Sequence[Section], labels: Mapping[int, str] | None = None
+):
     """Accuracy of every row with its 95 % interval, one panel per leaderboard section
     (rows of different panels were tested on different tracks and are not ranked against
-    each other); in green the best row of the section and the rows not significantly
+    each other), each row named by ``labels`` (with its protocol where a section has a
+    name twice); in green the best row of the section and the rows not significantly
     different from it: the report's headline picture (also the README's)."""
     plt = _matplotlib()
     parts = []
@@ -587,7 +591,8 @@ def _headline_figure(board: pd.DataFrame, sections: Sequence[Section]):
                 ax.plot([value], [y], "o", color=color, ms=6)
                 ax.text(value, y + 0.22, f"{value:.3f}", ha="center", va="bottom", fontsize=7,
                         in_layout=False)  # fmt: skip
-        ax.set_yticks(range(len(rows)), list(rows["experiment"]), fontsize=8)
+        names = [(labels or {}).get(p, board.loc[p, "experiment"]) for p in rows.index]
+        ax.set_yticks(range(len(rows)), names, fontsize=8)
         ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_xlim(0, 1)
         ax.grid(axis="x", alpha=0.3)
