@@ -20,7 +20,6 @@ Plots are drawn with matplotlib (Agg backend) and the page with a jinja2 templat
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import math
@@ -218,22 +217,6 @@ def _evaluation_set_of(value: Any) -> tuple[str, int | None]:
     return _text(value), None
 
 
-def _prediction_ids(folder: Path) -> list[str] | None:
-    try:
-        frame = pd.read_csv(
-            folder / "predictions.csv", usecols=["track_id"], dtype=str, keep_default_na=False
-        )
-    except (OSError, ValueError):
-        return None
-    return list(frame["track_id"])
-
-
-def _checksum(track_ids: Sequence[str]) -> str:
-    """As :func:`genrebench.stages.split_checksum` (not imported: it pulls in torch)."""
-    text = "\n".join(sorted(track_ids))
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def row_infos(board: pd.DataFrame, results: Sequence[Mapping[str, Any]]) -> list[RowInfo]:
     """Per board row (in board order): its jobs, protocol, split, evaluation set and lost
     test tracks, from the board's columns where it has them, else from the jobs' files.
@@ -252,13 +235,10 @@ def row_infos(board: pd.DataFrame, results: Sequence[Mapping[str, Any]]) -> list
             runs = [r for k, rs in by_key.items() if k[:3] == key for r in rs]
         ok = [r for r in runs if r.get("status") == "ok"]
         sha, n = _evaluation_set_of(record.get("evaluation_set"))
-        if not sha:
-            for r in ok:
-                sha, n = _evaluation_set_of(r.get("evaluation_set"))
-                if not sha and (ids := _prediction_ids(Path(r["job_dir"]))) is not None:
-                    sha, n = _checksum(ids), len(ids)
-                if sha:
-                    break
+        for r in ok if not sha else ():  # recorded, else from the provenance or predictions
+            sha, n = r.get("_evaluation_set") or leaderboard.evaluation_set(r) or ("", None)
+            if sha:
+                break
         board_n = record.get("n_test_tracks")
         if isinstance(board_n, int | float) and not math.isnan(board_n):
             n = int(board_n)
