@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from genrebench.errors import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     from genrebench.dataset import Dataset
 
@@ -235,7 +237,16 @@ class Reported:
     ``metric`` is a leaderboard column (``accuracy``, ``accuracy_raw``, ``roc_auc_micro``,
     ...), ``value`` a fraction (0.491, not 49.1), ``dataset`` the data the paper used
     (``"gtzan"``, ``"fma-small"``, ...), ``source`` where in the paper it stands
-    (``"Table 2"``) and ``note`` anything a reader must know to compare (split, granularity).
+    (``"Table 2"``) and ``note`` anything a reader must know to compare (granularity, runs).
+
+    ``part`` is the part of the paper's split the number was measured on: ``"test"``,
+    ``"valid"`` (a development or validation set) or ``"train"``; the report compares it
+    with our value on the same part (test: the leaderboard column; valid: computed from
+    each job's ``valid_predictions.csv``; train: from the training history in
+    ``provenance.json``).  Empty: read from the metric's name (``valid_accuracy`` is the
+    accuracy on the validation part, ``train_accuracy`` on the training part), else
+    ``"test"``.  Per-segment numbers use the per-segment column (``accuracy_raw``).
+    ``split`` names the paper's split (``"random 70/20/10 by file"``) for the report.
     """
 
     metric: str
@@ -243,6 +254,28 @@ class Reported:
     dataset: str = ""
     source: str = ""
     note: str = ""
+    part: str = ""
+    split: str = ""
+
+    def __post_init__(self) -> None:
+        if self.part not in REPORTED_PARTS:
+            raise ConfigError(
+                f"Reported({self.metric!r}).part is {self.part!r}; expected one of "
+                + ", ".join(repr(p) for p in REPORTED_PARTS)
+            )
+
+    @property
+    def measured_on(self) -> tuple[str, str]:
+        """``(part, metric)``: the split part and the leaderboard metric the number is,
+        ``valid_accuracy`` read as ``("valid", "accuracy")``."""
+        for part in ("valid", "train"):
+            if self.metric.startswith(f"{part}_") and self.part in ("", part):
+                return part, self.metric.removeprefix(f"{part}_")
+        return self.part or "test", self.metric
+
+
+#: What :attr:`Reported.part` may be ("": read from the metric's name).
+REPORTED_PARTS = ("", "test", "valid", "train")
 
 
 @dataclass(frozen=True)
