@@ -37,6 +37,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 
 from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.metrics import probability_problem
 from genrebench.specs import Calibration, CalibratorSpec, Task
 
 #: The name that turns calibration off.
@@ -304,7 +305,6 @@ def calibrate(
 def _check_output(probs: np.ndarray, shape: tuple[int, ...], task: Task) -> None:
     if probs.shape != tuple(shape):
         raise ValueError(f"transform returned shape {probs.shape}, expected {tuple(shape)}")
-    if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-9:
-        raise ValueError("transform returned values outside [0, 1] or NaN")
-    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError("transform returned single-label rows that do not sum to 1")
+    problem = probability_problem(probs, task, value_atol=1e-9, sum_atol=1e-6)
+    if problem is not None:
+        raise ValueError(f"transform returned {problem}")

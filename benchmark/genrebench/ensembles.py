@@ -312,7 +312,12 @@ def combine(spec: EnsembleSpec, members: Sequence[Saved]) -> tuple[np.ndarray, n
     probs = spec.rule(views, members[0].y_valid, task)
     first = members[0]
     checked = check_probabilities(
-        probs, len(first.test_ids), first.test_probs.shape[1], task, f"ensemble {spec.name} rule"
+        probs,
+        len(first.test_ids),
+        first.test_probs.shape[1],
+        task,
+        f"ensemble {spec.name} rule",
+        row_names=lambda row: f"track {first.test_ids[row]}",
     )
     return checked, None  # a function rule gives no validation probabilities to calibrate on
 

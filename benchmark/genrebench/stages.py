@@ -22,7 +22,7 @@ import hashlib
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,7 @@ from genrebench.dataset import Dataset, Problem, Split, stratified_split
 from genrebench.errors import ConfigError
 from genrebench.features import Extracted, extract_all
 from genrebench.lazy import LazySegments
+from genrebench.metrics import probability_problem
 from genrebench.provenance import jsonable
 from genrebench.segments import cut, segment_frames
 from genrebench.specs import (
@@ -249,7 +250,7 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     per track with the experiment's rule."""
     model, dataset = trained.model, ctx.dataset
     started = time.perf_counter()
-    seg_probs = _predict(ctx, model, inputs.x_test)
+    seg_probs = _predict(ctx, model, inputs.x_test, inputs.test_ids, inputs.owner_test)
     inference_seconds = time.perf_counter() - started
     test_probs = aggregate_tracks(
         seg_probs, inputs.owner_test, len(inputs.test_ids), ctx.experiment.aggregation, ctx.task
@@ -257,7 +258,7 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     valid_probs = y_valid = None
     if inputs.valid_ids:
         valid_probs = aggregate_tracks(
-            _predict(ctx, model, inputs.x_valid),
+            _predict(ctx, model, inputs.x_valid, inputs.valid_ids, inputs.owner_valid),
             inputs.owner_valid,
             len(inputs.valid_ids),
             ctx.experiment.aggregation,
@@ -420,31 +421,43 @@ def limit_split(split: Split, dataset: Dataset, budget: Mapping[str, Any], seed:
     )
 
 
+#: How far a model's probability may lie outside [0, 1] (float rounding), and how far a
+#: single-label row may sum away from 1 (float32 softmax outputs are ~1e-7 off).
+PROBABILITY_ATOL = 1e-6
+ROW_SUM_ATOL = 1e-4
+
+
 def check_probabilities(
-    probs: np.ndarray, n: int, n_classes: int, task: str, model: str
+    probs: np.ndarray,
+    n: int,
+    n_classes: int,
+    task: str,
+    model: str,
+    row_names: Callable[[int], str] | None = None,
 ) -> np.ndarray:
     """``probs`` as float64 if it has the shape and range a model must return; else a
-    ``ValueError`` naming the model and what was expected."""
+    ``ValueError`` naming the model, the first offending row (its value or its sum, and
+    ``row_names(row)``), how many rows offend and the tolerance."""
     probs = np.asarray(probs, dtype=np.float64)
     if probs.shape != (n, n_classes):
         raise ValueError(
             f"model {model!r} returned probabilities of shape {probs.shape}, "
             f"expected ({n}, {n_classes})"
         )
-    if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
-        raise ValueError(f"model {model!r} returned values outside [0, 1] or NaN")
-    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
-        raise ValueError(f"model {model!r} returned single-label rows that do not sum to 1")
+    problem = probability_problem(probs, task, PROBABILITY_ATOL, ROW_SUM_ATOL, row_names)
+    if problem is not None:
+        raise ValueError(f"model {model!r} returned {problem}")
     return probs
 
 
-def _predict(ctx: JobContext, model: Model, x) -> np.ndarray:
+def _predict(ctx: JobContext, model: Model, x, track_ids: Sequence[str], owner) -> np.ndarray:
     return check_probabilities(
         model.predict_proba(as_model_input(model, x)),
         len(x),
         len(ctx.dataset.classes),
         ctx.task,
         ctx.model.name,
+        row_names=lambda row: f"a segment of track {track_ids[owner[row]]}",
     )
 
 
