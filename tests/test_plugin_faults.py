@@ -4,12 +4,137 @@ plugins that are not installed, and temperature scaling of probabilities with ex
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from genrebench import MetricSpec, hookimpl
 from genrebench.cli import main
-from genrebench.errors import UnknownNameError
+from genrebench.errors import PluginError, UnknownNameError
+from genrebench.plugins import load_plugins
 from genrebench.stages import check_probabilities
+
+
+def constant(y, probs, threshold):
+    return 0.8
+
+
+# --------------------------------------------------------------------------- item 6
+@pytest.mark.parametrize(
+    "column",
+    [
+        "experiment",
+        "status",
+        "temperature",
+        "train_seconds",
+        "n_seeds",
+        "ensemble_of",
+        "significance",
+        "p_vs_best_holm",
+        "accuracy_ci_low",
+        "top2_ci_high",
+        "section",
+        "evaluation_set",
+    ],
+)
+def test_a_plugin_metric_filling_a_core_column_stops_loading_naming_plugin_and_column(column):
+    class Clash:
+        @hookimpl
+        def genrebench_register_metrics(self):
+            return [MetricSpec(f"clash/{column}", "single-label", constant)]
+
+    with pytest.raises(PluginError) as info:
+        load_plugins(extra=[Clash()])
+    message = str(info.value)
+    assert f"metric 'clash/{column}' of plugin 'Clash'" in message
+    assert f"column {column!r}" in message
+
+
+def test_an_installed_plugin_metric_named_like_a_core_column_exits_2(install_plugin, capsys):
+    install_plugin(
+        "clashing",
+        "from genrebench import MetricSpec, hookimpl\n"
+        "@hookimpl\n"
+        "def genrebench_register_metrics():\n"
+        "    return [MetricSpec('clashing/experiment', 'single-label', lambda y, p, t: 0.8)]\n",
+    )
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert "metric 'clashing/experiment' of plugin 'clashing'" in err
+    assert "column 'experiment'" in err and "fills 'experiment' itself" in err
+
+
+COLUMNS_PLUGIN = """
+import numpy as np
+from genrebench import EnsembleSpec, ExperimentSpec, ModelSpec, Segments, hookimpl
+
+class Flat:
+    def __init__(self, setup):
+        self.n = len(setup.classes)
+    def fit(self, x, y, xv=None, yv=None):
+        x = np.asarray(x).reshape(len(x), -1)
+        self.c = np.stack([x[y == k].mean(axis=0) for k in range(self.n)])
+    def predict_proba(self, x):
+        x = np.asarray(x).reshape(len(x), -1)
+        d = ((x[:, None] - self.c[None]) ** 2).sum(axis=2)
+        p = np.exp(-(d - d.min(axis=1, keepdims=True)) / d.std())
+        return p / p.sum(axis=1, keepdims=True)
+
+class Broken:
+    def __init__(self, setup): pass
+    def fit(self, *args): raise RuntimeError("broken on purpose")
+
+@hookimpl
+def genrebench_register_models():
+    return [ModelSpec("cols/flat", Flat), ModelSpec("cols/broken", Broken)]
+
+@hookimpl
+def genrebench_register_experiments():
+    segments = Segments(length_frames=8, train_count=2, test_count=3)
+    return [
+        ExperimentSpec("cols/segments", "example/logmel", "cols/flat", segments=segments,
+                       extra_aggregations=("vote",)),
+        ExperimentSpec("cols/broken", "example/band-energies", "cols/broken"),
+    ]
+
+@hookimpl
+def genrebench_register_ensembles():
+    return [EnsembleSpec("cols/pair", ("example/centroid", "cols/segments"))]
+"""
+
+
+def test_every_column_a_leaderboard_writes_is_reserved_or_a_metrics(tmp_path, install_plugin):
+    """The reserved set (genrebench.columns) covers every column of a leaderboard with
+    every kind of row: a column the leaderboard gains without reserving it fails here."""
+    from genrebench.aggregation import AGGREGATIONS
+    from genrebench.columns import CORE_COLUMNS, CORE_SUFFIXES
+
+    install_plugin("cols", COLUMNS_PLUGIN)
+    out = tmp_path / "o"
+    args = ["run", "example/centroid", "cols/*", "--dataset", "example-tones", "--seeds", "2"]
+    options = ["--calibration", "temperature=1.5", "--no-progress", "--no-cache"]
+    assert main([*args, *options, "--out", str(out)]) == 1  # cols/broken fails
+    written = set(pd.read_csv(out / "leaderboard.csv").columns)
+    written |= {key for row in json.loads((out / "leaderboard.json").read_text()) for key in row}
+    # The board holds what the check is about.
+    assert {"error", "ensemble_of", "temperature", "significance", "p_vs_best_holm"} <= written
+    assert {"accuracy_ci_low", "accuracy_raw", "accuracy_vote", "mean_confidence"} <= written
+    assert {"ece_calibrated_std", "train_seconds_std", "mean_confidence_calibrated"} <= written
+    metrics = {c for spec in load_plugins().specs("metrics") for c in spec.column_names()}
+    metrics |= {"accuracy_raw", *(f"accuracy_{a}" for a in AGGREGATIONS)}
+
+    def accounted_for(column: str) -> bool:
+        if column in CORE_COLUMNS or column in metrics:
+            return True
+        return any(
+            column.endswith(s) and accounted_for(column.removesuffix(s)) for s in CORE_SUFFIXES
+        )
+
+    assert sorted(c for c in written if not accounted_for(c)) == []
+    # ... and none of the builtin metrics' columns is reserved.
+    assert not metrics & CORE_COLUMNS
 
 
 # --------------------------------------------------------------------------- item 8
