@@ -213,3 +213,60 @@ def test_running_an_experiment_of_an_uninstalled_plugin_says_so(capsys):
     err = capsys.readouterr().err
     assert "unknown experiment 'chromaknn/knn'" in err and "Did you mean" not in err
     assert "No installed plugin provides experiments named chromaknn/..." in err
+
+
+# --------------------------------------------------------------------------- item 7
+BOOM = (
+    "from genrebench import MetricSpec, hookimpl\n"
+    "def boom(y, probs, threshold):\n"
+    "    raise RuntimeError('boom')\n"
+    "@hookimpl\n"
+    "def genrebench_register_metrics():\n"
+    "    return [MetricSpec('boom/top2', 'single-label', boom)]\n"
+)
+
+
+def test_a_metric_that_raises_costs_no_job_its_predictions_or_other_metrics(
+    tmp_path, install_plugin, caplog
+):
+    install_plugin("boom", BOOM)
+    out = tmp_path / "o"
+    args = ["run", "example/centroid", "--dataset", "example-tones", "--seeds", "3"]
+    options = ["--calibration", "temperature=1.5", "--no-progress", "--no-cache"]
+    with caplog.at_level("WARNING"):
+        assert main([*args, *options, "--out", str(out)]) == 0
+    reason = (
+        "metric 'boom/top2' of plugin 'boom' failed (RuntimeError: boom); its leaderboard "
+        "cells are left empty"
+    )
+    # Every job (another plugin's, and the seed ensemble) finished, with its predictions.
+    files = sorted((out / "runs").rglob("metrics.json"))
+    assert len(files) == 4
+    for file in files:
+        result = json.loads(file.read_text())
+        assert result["status"] == "ok", result.get("error")
+        assert (file.parent / "predictions.csv").is_file()
+        assert result["metrics"]["top2"] is None and result["metrics"]["top2_calibrated"] is None
+        assert result["metrics"]["accuracy"] is not None
+        assert result["metrics"]["mean_confidence"] is not None  # the example plugin's
+        assert result["metric_errors"] == {"boom/top2": reason}
+    # One warning for the whole run.
+    warned = [r for r in caplog.records if "metric 'boom/top2'" in r.getMessage()]
+    assert len(warned) == 1 and reason in warned[0].getMessage()
+    board = pd.read_csv(out / "leaderboard.csv", keep_default_na=False)
+    assert set(board["metric_errors"]) == {reason}
+    assert (board["accuracy"] != "").all()
+    assert "top2" not in board.columns or (board["top2"] == "").all()
+    assert reason in (out / "leaderboard.md").read_text()
+
+
+def test_compute_metrics_records_a_failing_metric_instead_of_raising():
+    from genrebench.stages import compute_metrics
+
+    y, probs = np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])
+    good = MetricSpec("x/good", "single-label", constant)
+    wrong = MetricSpec("x/pair", "single-label", lambda y, p, t: {"a": 1.0}, columns=("b",))
+    failures: dict[str, str] = {}
+    values = compute_metrics([wrong, good], "single-label", y, probs, 0.5, failures)
+    assert values == {"b": None, "good": 0.8}
+    assert "returned ['a']; it declares the columns ['b']" in failures["x/pair"]

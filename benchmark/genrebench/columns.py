@@ -24,6 +24,7 @@ ROW_COLUMNS = (
     "n_seeds",
     "n_failed",
     "ensemble_of",
+    "metric_errors",
     "section",
     "protocol",
     "split",

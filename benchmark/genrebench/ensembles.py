@@ -38,7 +38,13 @@ from genrebench.aggregation import aggregate_tracks, get_aggregation
 from genrebench.calibration import calibrate
 from genrebench.provenance import config_hash
 from genrebench.specs import EnsembleMember, EnsembleSpec
-from genrebench.stages import Predictions, calibrated_columns, check_probabilities, compute_metrics
+from genrebench.stages import (
+    Predictions,
+    calibrated_columns,
+    check_probabilities,
+    compute_metrics,
+    metric_errors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrebench.plugins import Registry
@@ -136,6 +142,7 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
 
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
     label = f"[ensemble] {result['experiment']} on {result['dataset']}{seed}"
+    runner.warn_metric_errors(result)
     if result["status"] == "ok":
         print(f"{label}: {_headline(result)}", file=sys.stderr)
     else:
@@ -181,6 +188,7 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
             calibrators(runner.registry),
             runner.registry.specs("metrics"),
             folder,
+            runner.metric_plugin,
         )
         result = {**base, **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
@@ -224,6 +232,7 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
                 calibrators(runner.registry),
                 runner.registry.specs("metrics"),
                 root / SEED_ENSEMBLE,
+                runner.metric_plugin,
             )
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
             result = {**base, **result, "ensemble": description}
@@ -348,9 +357,11 @@ def evaluate(
     registered_calibrators: Mapping[str, Any],
     metric_specs: Sequence[Any],
     folder: Path,
+    plugin_of: Callable[[str], str] = lambda name: "?",
 ) -> dict[str, Any]:
     """Calibrate and score an ensemble's probabilities like a job's, save its files in
-    ``folder`` and return the body of its ``metrics.json``."""
+    ``folder`` and return the body of its ``metrics.json`` (``plugin_of(metric)``: the
+    plugin named when a metric fails)."""
     from genrebench.runner import save_job_files
 
     first = members[0]
@@ -374,8 +385,9 @@ def evaluate(
     calibrated = calibrate(
         calibration, registered_calibrators, task, valid_probs, first.y_valid, test_probs
     )
-    metrics = compute_metrics(metric_specs, task, first.y_test, test_probs, threshold)
-    metrics |= calibrated_columns(metric_specs, task, predictions, calibrated)
+    failures: dict[str, str] = {}
+    metrics = compute_metrics(metric_specs, task, first.y_test, test_probs, threshold, failures)
+    metrics |= calibrated_columns(metric_specs, task, predictions, calibrated, failures)
     folder.mkdir(parents=True, exist_ok=True)
     save_job_files(folder, predictions, calibrated)
     return {
@@ -389,6 +401,7 @@ def evaluate(
         "metrics": metrics,
         "cost": _summed_costs(members),
         "calibration": calibrated.report(),
+        **({"metric_errors": metric_errors(failures, plugin_of)} if failures else {}),
     }
 
 

@@ -140,6 +140,10 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["status"] = "ok" if not failed else ("failed" if not ok else "partly failed")
         row["error"] = failed[0].get("error", "") if failed else ""
         row["ensemble_of"] = _ensemble_of(runs)
+        # Why cells of a metric that raised are empty (naming the metric and its plugin).
+        row["metric_errors"] = "; ".join(
+            sorted({why for r in ok for why in r.get("metric_errors", {}).values()})
+        )
         columns: dict[str, list[float]] = {}
         for r in ok:
             for name, value in {**r["metrics"], **_costs(r)}.items():
@@ -165,11 +169,12 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         and c not in metric_cols
         and c not in COSTS
         and c not in ("task", "status", "error", "n_seeds", "n_failed", "ensemble_of")
+        and c != "metric_errors"
     )
     ordered = [*KEY, "task", "status", "n_seeds", "n_failed"]
     for c in metric_cols + others + [c for c in COSTS if c in frame]:
         ordered += [c] + ([f"{c}_std"] if f"{c}_std" in frame else [])
-    frame = frame[[*ordered, "ensemble_of", "error"]]
+    frame = frame[[*ordered, "ensemble_of", "error", "metric_errors"]]
     frame = frame.sort_values(
         ["dataset", "profile", "accuracy", "experiment"],
         ascending=[True, True, False, True],
@@ -311,6 +316,10 @@ def to_markdown(frame: pd.DataFrame) -> str:
                 texts[1] = "**failed**: " + error.replace("|", "/")[:120]
             lines.append("| " + " | ".join(texts) + " |")
         lines.append("")
+    failed_metrics = sorted({str(text) for text in frame.get("metric_errors", ()) if text})
+    if failed_metrics:
+        lines += ["Empty cells of metrics that failed:", ""]
+        lines += [f"- {why}" for why in failed_metrics] + [""]
     return "\n".join(lines)
 
 

@@ -173,6 +173,8 @@ class Runner:
         #: each once, for the run summary.
         self.skipped: dict[str, str] = {}
         self.notes: set[str] = set()
+        #: Metrics that failed in some job, each warned about once.
+        self.warned_metrics: set[str] = set()
         from genrebench.training import resolve_device
 
         self.device = resolve_device(options.device)
@@ -221,6 +223,7 @@ class Runner:
         for number, (job, result) in enumerate(zip(jobs, outcomes, strict=True), 1):
             label = f"[{number}/{len(jobs)}] {job.experiment.name} on {job.dataset} seed {job.seed}"
             results.append(result)
+            self.warn_metric_errors(result)
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""
                 print(
@@ -231,6 +234,15 @@ class Runner:
             else:
                 print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
         return results
+
+    def warn_metric_errors(self, result: Mapping[str, Any]) -> None:
+        """Warn once per run about each metric that failed (``metric_errors`` of a job's
+        result names it and its plugin in every job it failed in)."""
+        for name, reason in result.get("metric_errors", {}).items():
+            if name not in self.warned_metrics:
+                self.warned_metrics.add(name)
+                where = f"{result['experiment']} on {result['dataset']}"
+                log.warning("%s (first in %s; metrics.json names it in every job)", reason, where)
 
     # ------------------------------------------------------------------ one job
     def job_dir(self, job: Job) -> Path:
@@ -400,10 +412,16 @@ class Runner:
         (folder / "metrics.json").unlink(missing_ok=True)
         outputs.remove_stale(folder, save_job_files(folder, predictions, calibrated))
         summary = _summary(ctx, inputs, trained, predictions, metrics, features.seconds)
+        failed_metrics = stages.metric_errors(ctx.metric_failures, self.metric_plugin)
         return summary | {
             "calibration": calibrated.report(),
             "plugin_metrics": self._plugin_metric_columns(ctx),
+            **({"metric_errors": failed_metrics} if failed_metrics else {}),
         }
+
+    def metric_plugin(self, name: str) -> str:
+        """The plugin that registered the metric ``name``."""
+        return self.registry.plugin_of("metrics", name)
 
     def _plugin_metric_columns(self, ctx: stages.JobContext) -> list[str]:
         """The columns plugins' metrics filled (the Markdown leaderboard shows them)."""
@@ -552,4 +570,4 @@ def _headline(result: dict[str, Any]) -> str:
     names = ["accuracy", "f1_macro"]
     if result.get("task") == "multi-label":
         names = ["accuracy", "label_accuracy", "roc_auc"]
-    return ", ".join(f"{n} {m[n]:.3f}" for n in names if n in m)
+    return ", ".join(f"{n} {m[n]:.3f}" for n in names if m.get(n) is not None)

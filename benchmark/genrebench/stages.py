@@ -76,6 +76,8 @@ class JobContext:
     calibrators: Mapping[str, CalibratorSpec] = field(default_factory=dict)
     #: Filled by the stages with what ``provenance.json`` records.
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: Filled by the scoring stages: metrics that raised (name -> error).
+    metric_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -281,11 +283,14 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     )
 
 
-def score(ctx: JobContext, predictions: Predictions) -> dict[str, float]:
+def score(ctx: JobContext, predictions: Predictions) -> dict[str, float | None]:
     """Every registered metric of the task type on the test tracks, plus segment-level
-    accuracy and the extra aggregations' accuracies."""
+    accuracy and the extra aggregations' accuracies.  A metric that raises leaves its
+    columns None and its error in ``ctx.metric_failures``; the job goes on."""
     p = predictions
-    values = compute_metrics(ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold)
+    values = compute_metrics(
+        ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold, ctx.metric_failures
+    )
     values.update(
         extra_accuracies(ctx.experiment, ctx.task, p.test_segment_probs, p.owner_test, p.y_test)
     )
@@ -310,7 +315,7 @@ def score_calibrated(
     """Every metric of the task type on the calibrated test probabilities, as
     ``<column>_calibrated``, and the calibrator's fitted numbers (``temperature``); nothing
     when calibration was skipped or failed."""
-    return calibrated_columns(ctx.metrics, ctx.task, predictions, calibrated)
+    return calibrated_columns(ctx.metrics, ctx.task, predictions, calibrated, ctx.metric_failures)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -323,14 +328,18 @@ def split_checksum(track_ids: Sequence[str]) -> str:
 
 
 def calibrated_columns(
-    specs: Sequence[MetricSpec], task: str, predictions: Predictions, calibrated: Calibrated
-) -> dict[str, float]:
+    specs: Sequence[MetricSpec],
+    task: str,
+    predictions: Predictions,
+    calibrated: Calibrated,
+    failures: dict[str, str] | None = None,
+) -> dict[str, float | None]:
     """``<column>_calibrated`` for every metric column (counts of skipped classes left out)
-    and the calibrator's numeric parameters."""
+    and the calibrator's numeric parameters; ``failures`` as in :func:`compute_metrics`."""
     if not calibrated.ok:
         return {}
     p = predictions
-    values = compute_metrics(specs, task, p.y_test, calibrated.test_probs, p.threshold)
+    values = compute_metrics(specs, task, p.y_test, calibrated.test_probs, p.threshold, failures)
     out = {f"{k}_calibrated": v for k, v in values.items() if not k.endswith("_skipped_classes")}
     return out | calibrated.columns()
 
@@ -357,26 +366,56 @@ def hold_out_valid(split: Split, dataset: Dataset, share: Any, seed: int) -> Spl
 
 
 def compute_metrics(
-    specs: Sequence[MetricSpec], task: str, y: np.ndarray, probs: np.ndarray, threshold: float
-) -> dict[str, float]:
+    specs: Sequence[MetricSpec],
+    task: str,
+    y: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
+    failures: dict[str, str] | None = None,
+) -> dict[str, float | None]:
     """Every metric of ``task`` in ``specs``, by column (:meth:`MetricSpec.column_names`);
-    a metric whose value does not fill the columns it declares is a ``ValueError``."""
-    values: dict[str, float] = {}
+    a metric whose value does not fill the columns it declares is a ``ValueError``.
+
+    With ``failures``, a metric that raises (or fills other columns than it declares)
+    costs nothing else: its columns are None (empty cells) and ``failures[metric name]``
+    says why (the first failure of each metric is kept); without, the error propagates."""
+    values: dict[str, float | None] = {}
     for spec in specs:
         if spec.task != task:
             continue
-        value = spec.compute(y, probs, threshold)
         columns = spec.column_names()
-        if not isinstance(value, Mapping):
-            value = {columns[0]: value} if not spec.columns else value
-        if not isinstance(value, Mapping) or set(value) != set(columns):
-            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-            raise ValueError(
-                f"metric {spec.name!r} returned {got}; it declares the columns {list(columns)}"
-                " (MetricSpec.columns: the keys of a returned dict; empty: one float)"
-            )
-        values.update({k: float(v) for k, v in value.items()})
+        try:
+            values.update(_metric_values(spec, columns, y, probs, threshold))
+        except Exception as exc:
+            if failures is None:
+                raise
+            failures.setdefault(spec.name, f"{type(exc).__name__}: {exc}")
+            values.update(dict.fromkeys(columns))
     return values
+
+
+def _metric_values(spec: MetricSpec, columns, y, probs, threshold) -> dict[str, float]:
+    value = spec.compute(y, probs, threshold)
+    if not isinstance(value, Mapping):
+        value = {columns[0]: value} if not spec.columns else value
+    if not isinstance(value, Mapping) or set(value) != set(columns):
+        got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+        raise ValueError(
+            f"metric {spec.name!r} returned {got}; it declares the columns {list(columns)}"
+            " (MetricSpec.columns: the keys of a returned dict; empty: one float)"
+        )
+    return {k: float(v) for k, v in value.items()}
+
+
+def metric_errors(failures: Mapping[str, str], plugin_of: Callable[[str], str]) -> dict[str, str]:
+    """``metrics.json``'s ``metric_errors``: for each metric that failed (name -> error,
+    as :func:`compute_metrics` records them), the reason naming the metric, its plugin and
+    the columns left empty."""
+    return {
+        name: f"metric {name!r} of plugin {plugin_of(name)!r} failed ({error}); its "
+        "leaderboard cells are left empty"
+        for name, error in failures.items()
+    }
 
 
 def extra_accuracies(exp, task, seg_probs, owner, y_test) -> dict[str, float]:
