@@ -270,3 +270,52 @@ def test_compute_metrics_records_a_failing_metric_instead_of_raising():
     values = compute_metrics([wrong, good], "single-label", y, probs, 0.5, failures)
     assert values == {"b": None, "good": 0.8}
     assert "returned ['a']; it declares the columns ['b']" in failures["x/pair"]
+
+
+# --------------------------------------------------------------------------- item 10
+def knn_probabilities(k: int, sep: float, seed: int):
+    """Vote fractions of a k-nearest-neighbour classifier (exact zeros for classes without
+    a neighbour) on 10 Gaussian classes: validation and test probabilities and labels."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    centres = np.random.default_rng(0).normal(size=(10, 8)) * sep
+
+    def draw(n, draw_seed):
+        rng = np.random.default_rng(draw_seed)
+        y = rng.integers(0, 10, n)
+        return centres[y] + rng.normal(size=(n, 8)), y
+
+    (x, y), (xv, yv), (xt, yt) = draw(400, seed), draw(60, seed + 100), draw(300, seed + 200)
+    knn = KNeighborsClassifier(k).fit(x, y)
+    return knn.predict_proba(xv), yv, knn.predict_proba(xt), yt
+
+
+@pytest.mark.parametrize(
+    ("k", "sep", "seed"), [(3, 0.8, 1), (5, 0.8, 1), (10, 0.8, 1), (5, 1.2, 1), (10, 1.2, 1)]
+)
+def test_temperature_scaling_of_knn_probabilities_with_zeros_does_not_worsen_ece(k, sep, seed):
+    """The issue: T = 10.13 on kNN probabilities, ECE 0.092 -> 0.345 (+0.253).  Clipped at
+    1e-15, these cases went +0.07 to +0.21 (T 5 to 15); now within 0.05 of the raw ECE."""
+    from genrebench.calibration import BUILTIN, calibrate
+    from genrebench.metrics import ece
+
+    pv, yv, pt, yt = knn_probabilities(k, sep, seed)
+    assert (pv == 0).any() and (pv[np.arange(len(yv)), yv] == 0).any()  # zeros, also on truths
+    result = calibrate("temperature", {c.name: c for c in BUILTIN}, "single-label", pv, yv, pt)
+    assert result.ok, result.reason
+    assert ece(yt, result.test_probs) <= ece(yt, pt) + 0.05
+    assert result.params["temperature"] < 2.0
+    assert result.params["clip"]["floor"] == pytest.approx(pv[pv > 0].min() / 2)
+
+
+def test_probabilities_without_exact_zeros_are_clipped_at_1e_15_as_before():
+    from genrebench.calibration import EPS, probability_floor
+
+    softmax_like = np.array([[0.7, 0.2, 0.1], [1e-20, 0.5, 0.5]])
+    assert probability_floor(softmax_like, "single-label") == EPS
+    votes = np.array([[0.6, 0.4, 0.0], [0.2, 0.8, 0.0]])
+    assert probability_floor(votes, "single-label") == 0.1
+    # Multi-label: exact ones count too; the floor is half the smallest of p and 1 - p.
+    ones = np.array([[1.0, 0.3], [0.9, 0.5]])
+    assert probability_floor(ones, "multi-label") == pytest.approx(0.05)
+    assert probability_floor(np.array([[0.99, 0.3], [0.9, 0.5]]), "multi-label") == EPS
