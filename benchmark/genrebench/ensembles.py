@@ -180,6 +180,9 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
             "rule": spec.rule if isinstance(spec.rule, str) else _function_name(spec.rule),
         }
         base["config_hash"] = _members_hash(members)
+        reused = reused_where_read_only(folder, base["config_hash"])
+        if reused is not None:
+            return reused
         result = evaluate(
             members,
             test_probs,
@@ -192,6 +195,8 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
         )
         result = {**base, **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
+        if outputs.storage_reason(exc):
+            raise  # its folder cannot be written (full, read-only): the run stops
         reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
         result = {**base, "status": "failed", "error": f"ensemble refused: {reason}"}
     result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
@@ -224,6 +229,10 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             )
             test_probs, valid_probs = combine_by_rule("mean", members)
             base["config_hash"] = _members_hash(members)
+            reused = reused_where_read_only(root / SEED_ENSEMBLE, base["config_hash"])
+            if reused is not None:
+                out.append(reused)
+                continue
             result = evaluate(
                 members,
                 test_probs,
@@ -237,6 +246,8 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
             result = {**base, **result, "ensemble": description}
         except Exception as exc:
+            if outputs.storage_reason(exc):
+                raise  # its folder cannot be written (full, read-only): the run stops
             reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
             result = {**base, "status": "failed", "error": f"seed ensemble refused: {reason}"}
         result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
@@ -247,6 +258,18 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
 
 
 # --------------------------------------------------------------------------- pieces
+def reused_where_read_only(folder: Path, digest: str) -> dict[str, Any] | None:
+    """The ensemble's finished result of the same members in ``folder`` when ``folder``
+    cannot be written (a finished run in a read-only place is only read); else None: it
+    is evaluated (again) and saved."""
+    if not folder.is_dir() or outputs.writable_problem(folder) is None:
+        return None
+    earlier = outputs.read_json(folder / "metrics.json") or {}
+    if earlier.get("status") == "ok" and earlier.get("config_hash") == digest:
+        return {**earlier, "reused": True}
+    return None
+
+
 def load(name: str, folder: Path, expected_hash: str | None = None) -> Saved:
     """A finished job's result and predictions; :class:`MemberError` when it has none,
     failed, or was run with another configuration than ``expected_hash``."""

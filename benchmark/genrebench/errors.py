@@ -9,6 +9,17 @@ from collections.abc import Iterable
 class GenrebenchError(Exception):
     """Base class: a problem the user can fix, reported without a traceback."""
 
+    #: The command line's exit status for it: 2, invalid input found before any work.
+    exit_code = 2
+
+
+class RunStopped(GenrebenchError):
+    """The run stopped midway for want of something outside it: a full disk, a Dask
+    cluster without workers or a lost scheduler.  Finished jobs are kept, and a run
+    started again reuses them (exit status 3)."""
+
+    exit_code = 3
+
 
 class ConfigError(GenrebenchError):
     """An invalid option, name or configuration."""

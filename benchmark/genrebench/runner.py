@@ -16,8 +16,10 @@ reason, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -29,7 +31,7 @@ from typing import Any
 from genrebench import __version__, calibration, outputs, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import Dataset
-from genrebench.errors import ConfigError
+from genrebench.errors import ConfigError, GenrebenchError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
@@ -276,26 +278,61 @@ class Runner:
 
     def run_job(self, job: Job) -> dict[str, Any]:
         """Run one job (or reuse its finished result) under the job folder's lock, so two
-        processes writing the same ``--out`` take turns."""
+        processes writing the same ``--out`` take turns.  A folder that cannot be written
+        (a finished run in a read-only place) is only read: its finished result is reused,
+        and nothing else can run there."""
         folder = self.job_dir(job)
-        with outputs.job_lock(folder):
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(outputs.job_lock(folder))
+            except OSError as exc:
+                reused = self._reused(job, folder) if outputs.storage_reason(exc) else None
+                if reused is None:
+                    raise
+                return reused
             broken = self.registry.broken_reason("experiments", job.experiment.name)
             if broken is not None:
                 return self._record_broken(job, folder, broken)
             return self._run_job(job, folder)
 
+    def _reused(self, job: Job, folder: Path, digest: str | None = None) -> dict[str, Any] | None:
+        """The job's finished result of the same configuration in ``folder`` (with its
+        skipped tracks and notes taken into the run summary), or None."""
+        if digest is None:
+            try:
+                digest = config_hash(self.job_config(job))
+            except GenrebenchError:  # a broken experiment never finished
+                return None
+        finished = outputs.read_json(folder / "metrics.json") or {}
+        if finished.get("status") != "ok" or finished.get("config_hash") != digest:
+            return None
+        earlier = outputs.read_json(folder / "provenance.json") or {}
+        self.skipped.update({p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])})
+        self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
+        self.notes.update(n for n in [earlier.get("split", {}).get("note")] if n)
+        return {**finished, "reused": True}
+
+    def check_storage(self, jobs: Sequence[Job]) -> None:
+        """Before any work: ``--out`` must be writable unless every job finished there
+        already (a finished run in a read-only folder is only read), else a
+        :class:`ConfigError` naming it; a feature cache that cannot be written is used
+        read-only, saying so once."""
+
+        def finished(job: Job) -> bool:
+            if self.registry.broken_reason("experiments", job.experiment.name):
+                return False  # its failed row is still to be written
+            return self._reused(job, self.job_dir(job)) is not None
+
+        if not all(finished(job) for job in jobs):
+            outputs.check_writable(self.options.out, "--out")
+        self.cache.check_writable()
+
     def _run_job(self, job: Job, folder: Path) -> dict[str, Any]:
         config = self.job_config(job)
         digest = config_hash(config)
-        finished = outputs.read_json(folder / "metrics.json")
-        if finished and finished.get("status") == "ok" and finished.get("config_hash") == digest:
-            earlier = outputs.read_json(folder / "provenance.json") or {}
-            self.skipped.update(
-                {p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])}
-            )
-            self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
-            self.notes.update(n for n in [earlier.get("split", {}).get("note")] if n)
-            return {**finished, "reused": True}
+        reused = self._reused(job, folder, digest)
+        if reused is not None:
+            return reused
         started = time.perf_counter()
         provenance: dict[str, Any] = {"config": jsonable(config), "config_hash": digest}
         base = self._result_base(job, digest)
@@ -303,6 +340,8 @@ class Runner:
             result = self._evaluate(job, folder, provenance)
             result = {**base, "status": "ok", **result}
         except Exception as exc:
+            if outputs.storage_reason(exc) and _inside(getattr(exc, "filename", None), folder):
+                raise  # the job folder cannot be written (full, read-only): the run stops
             log.debug("job failed", exc_info=True)
             provenance["traceback"] = traceback.format_exc()
             result = {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
@@ -480,6 +519,11 @@ class Runner:
                 continue
             out[f"{kind[:-1]}:{name}"] = f"{plugin} ({self.registry.versions.get(plugin, '?')})"
         return out
+
+
+def _inside(path: Any, folder: Path) -> bool:
+    """Whether the file ``path`` (an OSError's ``filename``) is in ``folder``."""
+    return bool(path) and Path(os.fsdecode(path)).resolve().is_relative_to(folder.resolve())
 
 
 def calibrators(registry: Registry) -> dict[str, Any]:
