@@ -177,6 +177,9 @@ class Runner:
         self.notes: set[str] = set()
         #: Metrics that failed in some job, each warned about once.
         self.warned_metrics: set[str] = set()
+        #: Tracks never to extract in this run: (feature, track id) -> why (their
+        #: extraction killed a Dask worker each time it was tried).
+        self.crashed: dict[tuple[str, str], str] = {}
         from genrebench.training import resolve_device
 
         self.device = resolve_device(options.device)
@@ -358,6 +361,17 @@ class Runner:
         result.setdefault("cost", {})["total_seconds"] = provenance["wall_seconds"]
         return self._save(folder, result, provenance)
 
+    def record_failure(self, job: Job, reason: str) -> dict[str, Any]:
+        """Save the failed row of a job that could not run to its end where it was sent
+        (its Dask worker died each time), as any failed job is saved."""
+        folder = self.job_dir(job)
+        config = self.job_config(job)
+        digest = config_hash(config)
+        result = {**self._result_base(job, digest), "status": "failed", "error": reason}
+        result["cost"] = {"total_seconds": 0.0}
+        with outputs.job_lock(folder):
+            return self._save(folder, result, {"config": jsonable(config), "config_hash": digest})
+
     def _record_broken(self, job: Job, folder: Path, reason: str) -> dict[str, Any]:
         """The failed row of an experiment whose references do not resolve: nothing runs."""
         config = {
@@ -429,6 +443,7 @@ class Runner:
             progress=self.options.progress,
             calibration=self.calibrator_name(exp),
             calibrators=calibrators(self.registry),
+            skip_tracks={t: why for (f, t), why in self.crashed.items() if f == exp.feature},
         )
 
     def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,8 @@ class JobContext:
     provenance: dict[str, Any] = field(default_factory=dict)
     #: Filled by the scoring stages: metrics that raised (name -> error).
     metric_failures: dict[str, str] = field(default_factory=dict)
+    #: Tracks not to extract (id -> why): their extraction killed a Dask worker each time.
+    skip_tracks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -155,7 +157,8 @@ def choose_tracks(ctx: JobContext) -> Split:
 def extract_features(ctx: JobContext, split: Split) -> Extracted:
     """Feature arrays of every track of the split (cached, or computed and cached); tracks
     that cannot be decoded or featurised come back as problems."""
-    wanted = [ctx.dataset.track(t) for t in split.train + split.valid + split.test]
+    ids = split.train + split.valid + split.test
+    wanted = [ctx.dataset.track(t) for t in ids if t not in ctx.skip_tracks]
     extracted = extract_all(
         ctx.feature,
         wanted,
@@ -164,7 +167,12 @@ def extract_features(ctx: JobContext, split: Split) -> Extracted:
         progress=ctx.progress,
         in_memory=not streams(ctx),
     )
-    extracted.problems = list(ctx.dataset.problems) + extracted.problems
+    crashed = [
+        Problem(t, str(ctx.dataset.track(t).path), ctx.skip_tracks[t])
+        for t in ids
+        if t in ctx.skip_tracks
+    ]
+    extracted.problems = list(ctx.dataset.problems) + crashed + extracted.problems
     ctx.provenance["skipped_tracks"] = [vars(p) for p in extracted.problems]
     ctx.provenance["features"] = {
         "seconds": round(extracted.seconds, 3),
