@@ -69,7 +69,7 @@ def test_relative_paths_resolve_on_the_client_not_in_the_workers_folder(tmp_path
 CRASHY = """
 import os, signal, sys
 import numpy as np
-from genrebench import ExperimentSpec, FeatureSpec, hookimpl
+from genrebench import ExperimentSpec, FeatureSpec, ModelSpec, hookimpl
 
 def bands(audio, sample_rate):
     if len(audio) == 3001 and os.environ.get("CRASHY_VICTIM"):
@@ -85,13 +85,28 @@ def bands(audio, sample_rate):
     spectrum = np.abs(np.fft.rfft(audio)) ** 2
     return np.log1p([b.sum() for b in np.array_split(spectrum, 16)]).astype(np.float32)
 
+class Killer:
+    # A model whose training kills the process it runs in (a Dask worker).
+    def __init__(self, setup): pass
+    def fit(self, *args):
+        if os.getpid() == int(os.environ["CRASHY_SPARE_PID"]):
+            raise RuntimeError("refusing to kill the test process")
+        os.kill(os.getpid(), signal.SIGKILL)
+
 @hookimpl
 def genrebench_register_features():
     return [FeatureSpec("crashy/bands", bands, sample_rate=8000)]
 
 @hookimpl
+def genrebench_register_models():
+    return [ModelSpec("crashy/killer", Killer)]
+
+@hookimpl
 def genrebench_register_experiments():
-    return [ExperimentSpec("crashy/centroid", "crashy/bands", "example/nearest-centroid")]
+    return [
+        ExperimentSpec("crashy/centroid", "crashy/bands", "example/nearest-centroid"),
+        ExperimentSpec("crashy/killer", "crashy/bands", "crashy/killer"),
+    ]
 """
 
 
@@ -108,7 +123,7 @@ def test_a_track_that_kills_workers_is_found_skipped_and_named(
     args = ["run", "crashy/centroid", "--dataset", "folder", "--data-root", str(root)]
     args += ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
     args += ["--split-ratios", "train=0.5,test=0.5", "--seeds", "2", "--no-progress"]
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         status = main([*args, "--executor", "dask:local:1"])
     err = capsys.readouterr().err
     assert status == 0, err
@@ -118,7 +133,7 @@ def test_a_track_that_kills_workers_is_found_skipped_and_named(
     if victim == "self":
         assert "crashed the worker process (killed by SIGKILL)" in skipped
     else:
-        assert "killed the Dask worker each of the 2 times it was tried" in skipped
+        assert "killed the Dask worker every time it was tried (1 time)" in skipped
     results = [json.loads(p.read_text()) for p in (tmp_path / "out" / "runs").rglob("m*.json")]
     assert len(results) == 3 and {r["status"] for r in results} == {"ok"}  # 2 seeds + ensemble
 
@@ -164,3 +179,28 @@ def test_a_cluster_without_workers_stops_after_the_stated_time_with_exit_3(
         assert status == [3]
     line = one_clear_line(capsys.readouterr().err, f"scheduler at {address}", "no workers for 3 s")
     assert "dask worker" in line and "GENREBENCH_DASK_NO_WORKERS_SECONDS" in line
+
+
+def test_a_job_that_kills_its_worker_is_a_failed_row_and_the_run_goes_on(
+    tmp_path, install_plugin, monkeypatch, capsys
+):
+    import dask
+
+    install_plugin("crashy", CRASHY)
+    monkeypatch.setenv("CRASHY_SPARE_PID", str(os.getpid()))
+    root = tones(tmp_path / "data")
+    args = ["run", "crashy/killer", "crashy/centroid", "--dataset", "folder"]
+    args += ["--data-root", str(root), "--out", str(tmp_path / "out"), "--no-progress"]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        status = main([*args, "--no-cache", "--executor", "dask:local:1"])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err, err  # 1: an experiment failed
+    results = {
+        r["experiment"]: r
+        for r in (json.loads(p.read_text()) for p in (tmp_path / "out").rglob("metrics.json"))
+    }
+    assert results["crashy/centroid"]["status"] == "ok", results["crashy/centroid"].get("error")
+    assert results["crashy/killer"]["status"] == "failed"
+    assert results["crashy/killer"]["error"].startswith(
+        "the Dask worker running it died every time it was tried (1 time)"
+    )

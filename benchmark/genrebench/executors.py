@@ -29,6 +29,7 @@ finished jobs kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,8 @@ NO_WORKERS_SECONDS = 120
 ENV_NO_WORKERS = "GENREBENCH_DASK_NO_WORKERS_SECONDS"
 #: How often a waiting run looks at the cluster (seconds).
 POLL_SECONDS = 1.0
+#: After how long without workers a local cluster of the run's own gets a new one.
+RESTART_SECONDS = 15
 _SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -143,6 +146,7 @@ class DaskExecutor:
                 "the dask executor needs the 'distributed' package: pip install 'genrebench[dask]'"
             ) from exc
         self.cluster = None
+        self.n_workers = n_workers
         if address is None:
             self.cluster = LocalCluster(
                 n_workers=n_workers,
@@ -169,39 +173,70 @@ class DaskExecutor:
         options = shipped(runner.options)
         self._extract(runner, options, feature_tasks(runner, jobs))
         keys = [_key(job) for job in jobs]
-        futures = self.client.map(
-            _run_remote, [options] * len(keys), keys, [self.crashed] * len(keys), pure=False
-        )
-        for job, future in zip(jobs, futures, strict=True):  # in plan order, as a local run
+        futures = self._submit_jobs(options, keys)
+        for number, (job, future) in enumerate(zip(jobs, futures, strict=True)):
+            # In plan order, so the progress lines read like a local run.
             try:
                 result, skipped, notes = self._result(future)
-            except _killed_worker() as exc:
-                yield runner.record_failure(job, f"the Dask worker running it died {_times(exc)}")
-                continue
+            except _killed_worker():
+                # Dask blames every task on a worker that died, so it is tried again alone,
+                # once the others are done.
+                self._settle(futures[number + 1 :])
+                [retry] = self._submit_jobs(options, [keys[number]])
+                try:
+                    result, skipped, notes = self._result(retry)
+                except _killed_worker() as exc:
+                    why = f"the Dask worker running it died {_times(exc)}"
+                    yield runner.record_failure(job, why)
+                    continue
             runner.skipped.update(skipped)
             runner.notes.update(notes)
             yield result
 
     def _extract(self, runner: Runner, options: RunOptions, tasks: list[FeatureTask]) -> None:
-        """Extract every chunk into the cache; a chunk that kills its worker each time is
-        retried track by track, and a track that still does is skipped and named."""
+        """Extract every chunk into the cache.  A chunk that kills its worker each time is
+        retried track by track; a track that does too is tried once more alone (Dask blames
+        every task on a worker that died), and if it still kills the worker it is skipped,
+        named, and never extracted again in this run."""
         queue = list(zip(tasks, self._submit(options, tasks), strict=True))
+        suspects = []
         while queue:
             task, future = queue.pop(0)
             try:
                 runner.skipped.update(self._result(future))
-            except _killed_worker() as exc:
+            except _killed_worker():
                 feature, key, track_ids = task
-                if len(track_ids) > 1:
-                    singles = [(feature, key, [t]) for t in track_ids]
+                singles = [(feature, key, [t]) for t in track_ids]
+                if len(singles) > 1:
                     queue += zip(singles, self._submit(options, singles), strict=True)
-                    continue
+                else:
+                    suspects.append(task)
+        for task in suspects:
+            [future] = self._submit(options, [task])
+            try:
+                runner.skipped.update(self._result(future))
+            except _killed_worker() as exc:
+                feature, _, [track_id] = task
                 why = (
                     f"extracting feature {feature!r} from this track killed the Dask worker "
                     f"{_times(exc)}; the track was skipped"
                 )
-                self.crashed[(feature, track_ids[0])] = why
-                runner.skipped[track_ids[0]] = why
+                self.crashed[(feature, track_id)] = why
+                runner.skipped[track_id] = why
+
+    def _submit_jobs(self, options: RunOptions, keys: list[JobKey]) -> list:
+        crashed = [self.crashed] * len(keys)
+        return self.client.map(_run_remote, [options] * len(keys), keys, crashed, pure=False)
+
+    def _settle(self, futures: Sequence) -> None:
+        """Wait until ``futures`` are done (their results stay in them)."""
+        for future in futures:
+            try:
+                self._result(future)
+            except RunStopped:
+                raise
+            except Exception:
+                pass
 
     def _submit(self, options: RunOptions, tasks: list[FeatureTask]) -> list:
         return self.client.map(_extract_remote, [options] * len(tasks), tasks, pure=False)
@@ -229,6 +264,11 @@ class DaskExecutor:
                 idle_since = None
                 continue
             idle_since = idle_since or time.monotonic()
+            if self.cluster is not None and time.monotonic() - idle_since >= RESTART_SECONDS:
+                # Dask's nanny sometimes fails to restart a worker that was killed many
+                # times; in a cluster of our own, a new one is started.
+                with contextlib.suppress(Exception):
+                    self.cluster.scale(self.n_workers)
             if time.monotonic() - idle_since >= self.no_workers_seconds:
                 raise RunStopped(
                     f"the Dask scheduler at {self.address} has had no workers for "
@@ -259,8 +299,8 @@ def _times(exc: BaseException) -> str:
     """How often, from a ``KilledWorker``: every time it was tried (a crash, or the
     memory limit)."""
     tries = getattr(exc, "allowed_failures", None)
-    tried = f"each of the {tries + 1} times it was tried" if isinstance(tries, int) else "each time"
-    return f"{tried} (a crash in native code, or the worker's memory limit)"
+    count = f" ({tries + 1} {'time' if tries == 0 else 'times'})" if isinstance(tries, int) else ""
+    return f"every time it was tried{count} (a crash in native code, or its memory limit)"
 
 
 def make_executor(kind: str, argument: Any) -> LocalExecutor | DaskExecutor:
