@@ -5,11 +5,12 @@ file; checkpoints of the pretraining or CTC models (extra heads) still load."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config
 from genrebench_yan2023 import wav2vec2 as W
 from genrebench_yan2023.weights import ENV
 
@@ -18,6 +19,20 @@ from genrebench.errors import ConfigError
 
 transformers = pytest.importorskip("transformers")
 CLASSES = ["a", "b", "c"]
+
+
+def _tiny_config_function():
+    """``tiny_config`` of this folder's conftest.py (a plain import would find the core
+    tests' conftest when both folders are collected)."""
+    spec = importlib.util.spec_from_file_location(
+        "yan2023_tests_conftest", Path(__file__).with_name("conftest.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tiny_config
+
+
+tiny_config = _tiny_config_function()
 
 
 def setup(params):
