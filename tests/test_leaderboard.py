@@ -176,7 +176,7 @@ def test_columns_come_in_a_fixed_order():
         "accuracy", "accuracy_std", "f1_macro", "f1_macro_std", "roc_auc", "hamming_loss",
         "ece", "alpha", "alpha_std", "zeta", "zeta_std", "train_seconds",
         "train_seconds_std", "inference_seconds_per_track", "inference_seconds_per_track_std",
-        "ensemble_of", "configuration", "error",
+        "ensemble_of", "configuration", "error", "metric_errors",
     ]  # fmt: skip
 
 

@@ -284,3 +284,19 @@ def test_folds_without_their_pooled_result_are_reported_never_shown_as_seeds(tmp
     [row] = leaderboard.build(results).to_dict("records")
     assert row["n_seeds"] == 1 and row["accuracy_folds"] == [0.5, 0.7]
     assert "seed 1 has 1 fold result(s) but no pooled result" in row["incomplete"]
+
+
+def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_path):
+    """segment_predictions.csv holds one row per segment (a track's id repeats): reading
+    it per segment accepts that, reading a per-track file refuses it naming the line."""
+    from genrebench import outputs
+
+    path = tmp_path / "segment_predictions.csv"
+    y = np.array([0, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    outputs.save_predictions(path, ["a", "a", "b"], y, probs, ["x", "y"], "single-label")
+    ids, labels, read = outputs.read_predictions(path, ["x", "y"], "single-label", per_segment=True)
+    assert ids == ["a", "a", "b"] and labels.tolist() == [0, 0, 1]
+    np.testing.assert_array_equal(read, probs)
+    with pytest.raises(outputs.PredictionsError, match=r"line 3: track 'a' appears twice"):
+        outputs.read_predictions(path, ["x", "y"], "single-label")

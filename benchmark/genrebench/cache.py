@@ -71,6 +71,9 @@ class FeatureCache:
         self.root = Path(root) if root is not None else None
         self.hits = 0
         self.misses = 0
+        #: Why nothing is stored any more (a read-only or full cache), once known: the
+        #: cache is then only read from.
+        self.read_only: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -130,22 +133,58 @@ class FeatureCache:
         ``array``), to be read again on demand."""
         return CachedArray(self._path(key, spec), array.shape, array.dtype)
 
-    def put(self, key: str, spec: FeatureSpec, array: np.ndarray) -> None:
-        if self.root is None:
-            return
+    def check_writable(self) -> bool:
+        """Whether entries can be stored (checked before a run's work); a cache that cannot
+        be written is used read-only from then on, saying so once (its entries are still
+        read; what it lacks is computed and not stored)."""
+        from genrebench.outputs import writable_problem
+
+        if self.root is not None and self.read_only is None:
+            problem = writable_problem(self.root)
+            if problem is not None:
+                self._stop_storing(problem)
+        return self.root is not None and self.read_only is None
+
+    def _stop_storing(self, why: str) -> None:
+        self.read_only = why
+        log.warning(
+            "feature cache %s %s: it is only read from now on, and the features it lacks "
+            "are computed without being stored; make it writable, free space, or choose "
+            "another --cache-dir (or --no-cache)",
+            self.root,
+            why,
+        )
+
+    def put(self, key: str, spec: FeatureSpec, array: np.ndarray) -> bool:
+        """Store ``array`` under ``key``; whether it was stored (not when the cache is off,
+        or cannot be written: then it is used read-only from now on, saying so once)."""
+        from genrebench.outputs import storage_reason
+
+        if self.root is None or self.read_only is not None:
+            return False
         path = self._path(key, spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # os.open with mode 0o666 lets the umask decide the permissions (mkstemp would
         # force 0o600, and a group could not share the cache).
         tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.npy")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.asarray(array), allow_pickle=False)
             os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            problem = storage_reason(exc)
+            if problem is None:
+                raise
+            self._stop_storing(problem)
+            return False
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise
+        return True
 
 
 def _problem(array: np.ndarray) -> str | None:

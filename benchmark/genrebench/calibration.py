@@ -37,13 +37,15 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 
 from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.metrics import probability_problem
 from genrebench.specs import Calibration, CalibratorSpec, Task
 
 #: The name that turns calibration off.
 NONE = "none"
 #: ``temperature=<T>``: a fixed temperature, resolved by name (paper 000 uses 1.25, 1.5, 1.75).
 FIXED_PATTERN = re.compile(r"^temperature=(?P<value>.+)$")
-#: Probabilities are clipped to [EPS, 1 - EPS] before taking logs (as metrics.nll does).
+#: Probabilities are clipped to [EPS, 1 - EPS] before taking logs (as metrics.nll does),
+#: or higher where the validation probabilities hold exact zeros (probability_floor).
 EPS = 1e-15
 #: Temperatures are searched in [1/100, 100]; an optimum on an edge means the validation
 #: loss keeps falling towards T -> 0 or T -> infinity, and no finite temperature fits.
@@ -51,23 +53,43 @@ LOG_T_BOUNDS = (math.log(0.01), math.log(100.0))
 
 
 # --------------------------------------------------------------------------- logits
-def single_label_logits(probs: np.ndarray) -> np.ndarray:
-    """``log p``: logits whose softmax is ``p`` (up to the clipping of zeros to 1e-15)."""
-    return np.log(np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0))
+def single_label_logits(probs: np.ndarray, floor: float = EPS) -> np.ndarray:
+    """``log p``: logits whose softmax is ``p`` (up to the clipping of zeros to ``floor``)."""
+    return np.log(np.clip(np.asarray(probs, dtype=np.float64), floor, 1.0))
 
 
-def multi_label_logits(probs: np.ndarray) -> np.ndarray:
-    """``logit(p)`` per entry: logits whose sigmoid is ``p``."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0 - EPS)
+def multi_label_logits(probs: np.ndarray, floor: float = EPS) -> np.ndarray:
+    """``logit(p)`` per entry: logits whose sigmoid is ``p`` (``p`` clipped to
+    ``[floor, 1 - floor]``)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), floor, 1.0 - floor)
     return np.log(p) - np.log1p(-p)
 
 
-def tempered(probs: np.ndarray, temperature: float | np.ndarray, task: Task) -> np.ndarray:
+def probability_floor(probs: np.ndarray, task: Task) -> float:
+    """Where the validation probabilities ``probs`` are clipped before their logarithm.
+
+    :data:`EPS` unless they hold exact zeros (or, multi-label, exact ones), as the vote
+    fractions of a k-nearest-neighbour model do.  Clipped to 1e-15, such a zero becomes a
+    logit of -34.5, a certainty the model never claimed; fitting the NLL then stretches T
+    to soften it (T = 10.13 on kNN probabilities, ECE 0.092 -> 0.345).  There an exact
+    zero stands for "below the smallest probability the model gives": half the smallest
+    non-zero probability among them (for multi-label, among ``p`` and ``1 - p``)."""
+    p = np.asarray(probs, dtype=np.float64).ravel()
+    values = p if task == "single-label" else np.concatenate([p, 1.0 - p])
+    positive = values[values > 0]
+    if not (values == 0).any() or not positive.size:
+        return EPS
+    return max(EPS, float(positive.min()) / 2)
+
+
+def tempered(
+    probs: np.ndarray, temperature: float | np.ndarray, task: Task, floor: float = EPS
+) -> np.ndarray:
     """``probs`` with their logits divided by ``temperature`` (a number, or one per label
-    for multi-label tasks)."""
+    for multi-label tasks), probabilities clipped to ``floor`` before the logarithm."""
     if task == "single-label":
-        return softmax(single_label_logits(probs) / temperature, axis=1)
-    return expit(multi_label_logits(probs) / np.asarray(temperature, dtype=np.float64))
+        return softmax(single_label_logits(probs, floor) / temperature, axis=1)
+    return expit(multi_label_logits(probs, floor) / np.asarray(temperature, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------- fitting
@@ -136,16 +158,28 @@ def _check_fit_inputs(probs: np.ndarray | None, y: np.ndarray | None, task: Task
     return probs, y
 
 
-def _temperature_transform(temperature: float | np.ndarray, task: Task, probs: np.ndarray):
-    return tempered(probs, temperature, task)
+def _temperature_transform(
+    temperature: float | np.ndarray, task: Task, probs: np.ndarray, floor: float = EPS
+):
+    return tempered(probs, temperature, task, floor)
+
+
+def _logits(probs: np.ndarray, task: Task) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """The validation logits, the floor they were clipped at (:func:`probability_floor`)
+    and what the fitted parameters record of it (nothing for the usual 1e-15)."""
+    floor = probability_floor(probs, task)
+    logits = (single_label_logits if task == "single-label" else multi_label_logits)(probs, floor)
+    clip = {} if floor == EPS else {"clip": {"floor": floor}}
+    return logits, floor, clip
 
 
 def fit_shared_temperature(probs: np.ndarray, y: np.ndarray, task: Task) -> Calibration:
     """``temperature``: one ``T`` for all classes (single-label) or all labels (multi-label)."""
     probs, y = _check_fit_inputs(probs, y, task)
-    logits = single_label_logits(probs) if task == "single-label" else multi_label_logits(probs)
+    logits, floor, clip = _logits(probs, task)
     t = fit_temperature(logits, y, task)
-    return Calibration(partial(_temperature_transform, t, task), {"temperature": t})
+    transform = partial(_temperature_transform, t, task, floor=floor)
+    return Calibration(transform, {"temperature": t, **clip})
 
 
 def fit_per_label_temperature(probs: np.ndarray, y: np.ndarray, task: Task) -> Calibration:
@@ -156,7 +190,7 @@ def fit_per_label_temperature(probs: np.ndarray, y: np.ndarray, task: Task) -> C
     if task != "multi-label":
         raise ValueError("temperature-per-label is for multi-label tasks")
     probs, y = _check_fit_inputs(probs, y, task)
-    logits = multi_label_logits(probs)
+    logits, floor, clip = _logits(probs, task)
     temperatures, unfitted = np.ones(probs.shape[1]), {}
     for k in range(probs.shape[1]):
         if len(np.unique(y[:, k])) < 2:
@@ -168,8 +202,8 @@ def fit_per_label_temperature(probs: np.ndarray, y: np.ndarray, task: Task) -> C
             unfitted[k] = str(exc)
     if len(unfitted) == probs.shape[1]:
         raise ValueError(f"no label could be fitted: {next(iter(unfitted.values()))}")
-    params = {"temperatures": temperatures.tolist(), "unfitted_labels": sorted(unfitted)}
-    return Calibration(partial(_temperature_transform, temperatures, task), params)
+    params = {"temperatures": temperatures.tolist(), "unfitted_labels": sorted(unfitted), **clip}
+    return Calibration(partial(_temperature_transform, temperatures, task, floor=floor), params)
 
 
 def fixed_temperature(
@@ -304,7 +338,6 @@ def calibrate(
 def _check_output(probs: np.ndarray, shape: tuple[int, ...], task: Task) -> None:
     if probs.shape != tuple(shape):
         raise ValueError(f"transform returned shape {probs.shape}, expected {tuple(shape)}")
-    if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-9:
-        raise ValueError("transform returned values outside [0, 1] or NaN")
-    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError("transform returned single-label rows that do not sum to 1")
+    problem = probability_problem(probs, task, value_atol=1e-9, sum_atol=1e-6)
+    if problem is not None:
+        raise ValueError(f"transform returned {problem}")

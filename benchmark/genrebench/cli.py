@@ -1,8 +1,11 @@
 """The ``genrebench`` command line.
 
 Exit codes: 0 success; 1 some experiment failed or a data check found problems; 2 invalid
-input (unknown names, bad options, missing data, a plugin that failed to load under
---strict-plugins)."""
+input, found before any work (unknown names, bad options, missing data, an output folder
+that cannot be written, an unreachable Dask scheduler, a plugin that failed to load under
+--strict-plugins); 3 the run stopped midway for want of something outside it (a full or
+read-only disk, no Dask workers, a lost scheduler; finished jobs are kept); 130 interrupted
+(Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -21,8 +24,12 @@ from genrebench.plugins import ENV_STRICT, KINDS, Registry, load_plugins
 DESCRIPTION = "Benchmark music genre classifiers: every reproduced paper is a plugin."
 EPILOG = (
     "Exit codes: 0 success; 1 some experiment failed or a data check found problems; "
-    "2 invalid input (unknown names, bad options, missing data, a plugin that failed to "
-    f"load under --strict-plugins or {ENV_STRICT}=1)."
+    "2 invalid input, found before any work (unknown names, bad options, missing data, an "
+    "output folder that cannot be written, an unreachable Dask scheduler, a plugin that "
+    f"failed to load under --strict-plugins or {ENV_STRICT}=1); 3 the run stopped midway "
+    "for want of something outside it (a full or read-only disk, no Dask workers, a lost "
+    "scheduler): finished jobs are kept and reused; 130 interrupted (Ctrl-C), finished jobs "
+    "kept."
 )
 
 
@@ -47,7 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(registry, args)
     except GenrebenchError as exc:
         print(f"genrebench: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"genrebench: interrupted; {_kept(args)}", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        from genrebench.outputs import storage_problem
+
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        print(f"genrebench: error: {problem}, then run again; {_kept(args)}", file=sys.stderr)
+        return 3
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted or stopped command leaves: a run's finished jobs."""
+    if getattr(args, "command", None) != "run":
+        return "nothing was changed that is not complete"
+    return "every finished job is kept in its folder, and a run started again reuses it"
 
 
 def strict_plugins(args: argparse.Namespace) -> bool:
@@ -164,9 +189,9 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
-    results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)])
-    out = args.leaderboard_out or options.out
-    return _write_leaderboard([options.out / "runs"], out, results, registry)
+    board_out = args.leaderboard_out or options.out
+    results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)], board_out)
+    return _write_leaderboard([options.out / "runs"], board_out, results, registry)
 
 
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -211,10 +236,10 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
         for note in notes + ensemble_notes:
             print(f"note: {note}", file=sys.stderr)
         planned.append((options, jobs, ensemble_jobs))
-    results, folders = _run_jobs(registry, planned)
     # With --out, everything the run writes goes there (the leaderboard beside runs/);
     # without it, the suite's board goes to leaderboards/<suite> as committed in a checkout.
     board_out = args.leaderboard_out or args.out or Path("leaderboards") / suite.name
+    results, folders = _run_jobs(registry, planned, board_out)
     board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
     sources = [f / "metrics.json" for f in folders]
@@ -254,18 +279,22 @@ def _common_run_options(args: argparse.Namespace, out: Path) -> dict:
     )
 
 
-def _run_jobs(registry: Registry, planned: list) -> tuple[list[dict], list[Path]]:
+def _run_jobs(registry: Registry, planned: list, board_out: Path) -> tuple[list[dict], list[Path]]:
     """Load every data set of every planned run first (a bad data root stops everything
-    before any training), then run each run's jobs and its ensembles (cross-experiment,
-    then seed ensembles); all their results and folders."""
-    from genrebench import ensembles
+    before any training) and check that what must be written can be (``--out`` unless
+    every job finished there, the leaderboard's folder ``board_out``), then run each run's
+    jobs and its ensembles (cross-experiment, then seed ensembles); all their results and
+    folders."""
+    from genrebench import ensembles, outputs
     from genrebench.runner import Runner
 
     runners = []
     for options, jobs, ensemble_jobs in planned:
         runner = Runner(registry, options)
         runner.load_datasets(jobs)
+        runner.check_storage(jobs)
         runners.append((runner, jobs, ensemble_jobs))
+    outputs.check_writable(board_out, "--leaderboard-out")
     results, folders = [], []
     for runner, jobs, ensemble_jobs in runners:
         ran = runner.run(jobs)
@@ -440,8 +469,9 @@ def _summarise_splits(options, results: Sequence[dict]) -> None:
 
 
 def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:
-    from genrebench import leaderboard
+    from genrebench import leaderboard, outputs
 
+    outputs.check_writable(args.out, "--out")
     board, _ = _board(args.run_dirs or [Path("runs")], registry)
     paths = leaderboard.write(board, args.out)
     print(paths[0].read_text())

@@ -43,13 +43,18 @@ from genrebench.aggregation import aggregate_tracks, get_aggregation
 from genrebench.calibration import calibrate
 from genrebench.provenance import config_hash
 from genrebench.specs import EnsembleMember, EnsembleSpec
-from genrebench.stages import Predictions, calibrated_columns, check_probabilities, compute_metrics
+from genrebench.stages import (
+    Predictions,
+    calibrated_columns,
+    check_probabilities,
+    compute_metrics,
+    metric_errors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrebench.plugins import Registry
     from genrebench.runner import Runner, RunOptions
 
-SEED_ENSEMBLE = "seed-ensemble"
 COST_SUMS = ("feature_seconds", "train_seconds", "inference_seconds_per_track", "n_parameters")
 
 
@@ -141,6 +146,7 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
 
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
     label = f"[ensemble] {result['experiment']} on {result['dataset']}{seed}"
+    runner.warn_metric_errors(result)
     if result["status"] == "ok":
         print(f"{label}: {_headline(result)}", file=sys.stderr)
     else:
@@ -180,6 +186,9 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
             "rule": spec.rule if isinstance(spec.rule, str) else _function_name(spec.rule),
         }
         base["config_hash"] = _members_hash(members)
+        reused = reused_where_read_only(folder, base["config_hash"])
+        if reused is not None:
+            return reused
         result = evaluate(
             members,
             test_probs,
@@ -188,9 +197,12 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
             calibrators(runner.registry),
             runner.registry.specs("metrics"),
             folder,
+            runner.metric_plugin,
         )
         result = {**base, **carried(members), **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
+        if outputs.storage_reason(exc):
+            raise  # its folder cannot be written (full, read-only): the run stops
         reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
         result = {**base, "status": "failed", "error": f"ensemble refused: {reason}"}
     result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
@@ -225,6 +237,10 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             members = align([load(f"{name} seed {s}", folder(s), hashes[s]) for s in seeds])
             test_probs, valid_probs = combine_by_rule("mean", members)
             base["config_hash"] = _members_hash(members)
+            reused = reused_where_read_only(folder("ensemble"), base["config_hash"])
+            if reused is not None:
+                out.append(reused)
+                continue
             result = evaluate(
                 members,
                 test_probs,
@@ -233,10 +249,13 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
                 calibrators(runner.registry),
                 runner.registry.specs("metrics"),
                 folder("ensemble"),
+                runner.metric_plugin,
             )
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
             result = {**base, **carried(members), **result, "ensemble": description}
         except Exception as exc:
+            if outputs.storage_reason(exc):
+                raise  # its folder cannot be written (full, read-only): the run stops
             reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
             result = {**base, "status": "failed", "error": f"seed ensemble refused: {reason}"}
         result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
@@ -247,6 +266,18 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
 
 
 # --------------------------------------------------------------------------- pieces
+def reused_where_read_only(folder: Path, digest: str) -> dict[str, Any] | None:
+    """The ensemble's finished result of the same members in ``folder`` when ``folder``
+    cannot be written (a finished run in a read-only place is only read); else None: it
+    is evaluated (again) and saved."""
+    if not folder.is_dir() or outputs.writable_problem(folder) is None:
+        return None
+    earlier = outputs.read_json(folder / "metrics.json") or {}
+    if earlier.get("status") == "ok" and earlier.get("config_hash") == digest:
+        return {**earlier, "reused": True}
+    return None
+
+
 def load(name: str, folder: Path, expected_hash: str | None = None) -> Saved:
     """A finished job's result and predictions; :class:`MemberError` when it has none,
     failed, or was run with another configuration than ``expected_hash``."""
@@ -321,7 +352,12 @@ def combine(spec: EnsembleSpec, members: Sequence[Saved]) -> tuple[np.ndarray, n
     probs = spec.rule(views, members[0].y_valid, task)
     first = members[0]
     checked = check_probabilities(
-        probs, len(first.test_ids), first.test_probs.shape[1], task, f"ensemble {spec.name} rule"
+        probs,
+        len(first.test_ids),
+        first.test_probs.shape[1],
+        task,
+        f"ensemble {spec.name} rule",
+        row_names=lambda row: f"track {first.test_ids[row]}",
     )
     return checked, None  # a function rule gives no validation probabilities to calibrate on
 
@@ -352,9 +388,11 @@ def evaluate(
     registered_calibrators: Mapping[str, Any],
     metric_specs: Sequence[Any],
     folder: Path,
+    plugin_of: Callable[[str], str] = lambda name: "?",
 ) -> dict[str, Any]:
     """Calibrate and score an ensemble's probabilities like a job's, save its files in
-    ``folder`` and return the body of its ``metrics.json``."""
+    ``folder`` and return the body of its ``metrics.json`` (``plugin_of(metric)``: the
+    plugin named when a metric fails)."""
     from genrebench.runner import save_job_files
 
     first = members[0]
@@ -378,8 +416,9 @@ def evaluate(
     calibrated = calibrate(
         calibration, registered_calibrators, task, valid_probs, first.y_valid, test_probs
     )
-    metrics = compute_metrics(metric_specs, task, first.y_test, test_probs, threshold)
-    metrics |= calibrated_columns(metric_specs, task, predictions, calibrated)
+    failures: dict[str, str] = {}
+    metrics = compute_metrics(metric_specs, task, first.y_test, test_probs, threshold, failures)
+    metrics |= calibrated_columns(metric_specs, task, predictions, calibrated, failures)
     folder.mkdir(parents=True, exist_ok=True)
     save_job_files(folder, predictions, calibrated)
     return {
@@ -393,6 +432,7 @@ def evaluate(
         "metrics": metrics,
         "cost": _summed_costs(members),
         "calibration": calibrated.report(),
+        **({"metric_errors": metric_errors(failures, plugin_of)} if failures else {}),
     }
 
 

@@ -240,10 +240,10 @@ def _compute(spec, todo, cache, result: Extracted, pool, progress, in_memory) ->
             log.warning("skipped track %s: %s", track_id, error)
             continue
         result.computed += 1
-        if keys[track_id] is not None:
-            cache.put(keys[track_id], spec, array)
-            if not in_memory:
-                array = cache.handle(keys[track_id], spec, array)
+        # Held in memory after all when the cache could not store it (read-only, full).
+        stored = keys[track_id] is not None and cache.put(keys[track_id], spec, array)
+        if stored and not in_memory:
+            array = cache.handle(keys[track_id], spec, array)
         result.arrays[track_id] = array
     bar.close()
 

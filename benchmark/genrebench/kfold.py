@@ -297,7 +297,7 @@ def _read_fold(folder: Path, result: dict[str, Any], task: str, classes: list[st
     segment_ids, segment_probs = saved.test_ids, saved.test_probs
     if (folder / "segment_predictions.csv").exists():
         segment_ids, _, segment_probs = outputs.read_predictions(
-            folder / "segment_predictions.csv", classes, task
+            folder / "segment_predictions.csv", classes, task, per_segment=True
         )
     return {
         "test_ids": saved.test_ids,

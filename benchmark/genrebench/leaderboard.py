@@ -545,6 +545,10 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["configuration"] = runs[0].get("_configuration", "")
         problems = chosen.problems.get(key, {})
         row["incomplete"] = "; ".join(problems[s] for s in sorted(problems, key=str))
+        # Why cells of a metric that raised are empty (naming the metric and its plugin).
+        row["metric_errors"] = "; ".join(
+            sorted({why for r in ok for why in r.get("metric_errors", {}).values()})
+        )
         columns: dict[str, list[float]] = {}
         for r in ok:
             for name, value in {**r["metrics"], **_costs(r)}.items():
@@ -572,7 +576,7 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
     frame = _assign_sections(frame)
     bookkeeping = {
         "task", "status", "error", "n_seeds", "n_failed", "ensemble_of", "incomplete",
-        "configuration", "n_folds", "_order", *SECTION_COLUMNS,
+        "configuration", "n_folds", "_order", "metric_errors", *SECTION_COLUMNS,
     }  # fmt: skip
     metric_cols = [c for c in MAIN_METRICS if c in frame]
     others = sorted(
@@ -589,7 +593,9 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         ordered += [c] + ([f"{c}_std"] if f"{c}_std" in frame else [])
     folds = [c for c in frame if c.endswith("_folds") and c != "n_folds"]
     ordered += (["n_folds"] if "n_folds" in frame else []) + folds
-    frame = _sorted(frame[[*ordered, "ensemble_of", "configuration", "error", "_order"]])
+    frame = _sorted(
+        frame[[*ordered, "ensemble_of", "configuration", "error", "metric_errors", "_order"]]
+    )
     # Columns that plugins' metrics filled: the Markdown table shows them after the builtins.
     frame.attrs["plugin_metrics"] = sorted(c for c in plugin_metrics if c in frame)
     frame.attrs["left_out"] = list(chosen.left_out)
@@ -870,6 +876,10 @@ def to_markdown(frame: pd.DataFrame) -> str:
             lines.append("| " + " | ".join(texts) + " |")
         lines.append("")
         lines += [f"- {note}" for note in table.notes] + ([""] if table.notes else [])
+    failed_metrics = sorted({str(text) for text in frame.get("metric_errors", ()) if text})
+    if failed_metrics:
+        lines += ["Empty cells of metrics that failed:", ""]
+        lines += [f"- {why}" for why in failed_metrics] + [""]
     left_out = frame.attrs.get("left_out") or []
     if left_out:
         lines += ["## Left out", ""] + [f"- {text}" for text in left_out] + [""]

@@ -24,6 +24,8 @@ skip classes (macro ROC-AUC, macro average precision) return ``(value, n_skipped
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import special
 from sklearn import metrics as skm
@@ -48,12 +50,57 @@ def _check_probs(probs: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected numeric probabilities, got dtype {p.dtype}")
     p = p.astype(np.float64)
     if np.isnan(p).any():
-        raise ValueError(f"expected probabilities without NaN, got {int(np.isnan(p).sum())} NaN")
-    if (p < 0).any() or (p > 1).any():
+        row, column = (int(i) for i in np.argwhere(np.isnan(p))[0])
         raise ValueError(
-            f"expected probabilities in [0, 1], got values in [{p.min()!r}, {p.max()!r}]"
+            f"expected probabilities without NaN, got {int(np.isnan(p).sum())} NaN; first: "
+            f"row {row}, class {column}"
+        )
+    outside = (p < 0) | (p > 1)
+    if outside.any():
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"expected probabilities in [0, 1] (no tolerance), got {int(outside.sum())} "
+            f"values outside; first: row {row}, class {column}: {float(p[row, column])!r}"
         )
     return p
+
+
+def probability_problem(
+    probs: np.ndarray,
+    task: str,
+    value_atol: float,
+    sum_atol: float,
+    row_names: Callable[[int], str] | None = None,
+) -> str | None:
+    """What keeps ``probs`` (n, C) from being probabilities of ``task`` -- values in
+    [0, 1] within ``value_atol``, finite, single-label rows summing to 1 within
+    ``sum_atol`` -- naming how many rows offend and the first one (``row_names(i)`` says
+    what row ``i`` is, such as the track it is a segment of) with its value or sum; None
+    when nothing does.  The checks of model and calibrator outputs."""
+    probs = np.asarray(probs, dtype=np.float64)
+
+    def which(row: int) -> str:
+        return f"row {row}" + (f" ({row_names(row)})" if row_names is not None else "")
+
+    bad = ~np.isfinite(probs) | (probs < -value_atol) | (probs > 1 + value_atol)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        return (
+            f"probabilities outside [0, 1] (tolerance {value_atol:g}), NaN or infinite in "
+            f"{int(bad.any(axis=1).sum())} of {len(probs)} rows; first: {which(row)}, class "
+            f"{column}: {float(probs[row, column])!r}"
+        )
+    if task == "single-label":
+        sums = probs.sum(axis=1)
+        off = np.abs(sums - 1.0) > sum_atol
+        if off.any():
+            row = int(np.argmax(off))
+            return (
+                f"single-label rows that do not sum to 1 (tolerance {sum_atol:g}) in "
+                f"{int(off.sum())} of {len(probs)} rows; first: {which(row)} sums to "
+                f"{float(sums[row])!r}"
+            )
+    return None
 
 
 def check_single_label(y: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +135,8 @@ def check_single_label(y: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np
     if bad.any():
         raise ValueError(
             f"expected single-label probability rows summing to 1 (within {ROW_SUM_ATOL}), "
-            f"got {int(bad.sum())} rows that do not, e.g. row {int(np.argmax(bad))} sums to "
-            f"{sums[bad][0]!r}"
+            f"got {int(bad.sum())} rows that do not; first: row {int(np.argmax(bad))} sums to "
+            f"{float(sums[bad][0])!r}"
         )
     return y, p
 

@@ -17,6 +17,7 @@ and read as UTF-8.  JSON files escape them as ``\\udcNN``, which reads back exac
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -29,7 +30,67 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genrebench.errors import ConfigError
 from genrebench.provenance import jsonable
+
+#: ``errno`` values of writes that fail because of the folder, not the data: read-only,
+#: not permitted, full, over quota.
+STORAGE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+)
+
+
+def storage_reason(exc: BaseException) -> str | None:
+    """What is wrong with the folder when ``exc`` is a write that failed because of it
+    (:data:`STORAGE_ERRNOS`): ``"is on a read-only file system"``, ``"is full (no space
+    left on device)"``, ...; None for any other error."""
+    if not isinstance(exc, OSError) or exc.errno not in STORAGE_ERRNOS:
+        return None
+    if exc.errno == errno.EROFS:
+        return "is on a read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "is not writable (permission denied)"
+    if exc.errno == errno.EDQUOT:
+        return "is over its disk quota"
+    return "is full (no space left on device)"
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """``"<folder> <storage_reason>: <what to do>"`` for a write that failed because of
+    its folder (the folder of the file it wrote); None for any other error."""
+    reason = storage_reason(exc)
+    if reason is None:
+        return None
+    path = Path(os.fsdecode(exc.filename)) if getattr(exc, "filename", None) else None
+    folder = path.parent if path is not None and not path.is_dir() else path
+    advice = "free space" if "full" in reason or "quota" in reason else "make it writable"
+    where = f"{folder}" if folder is not None else "a folder being written"
+    return f"{where} {reason}: {advice} or choose another folder"
+
+
+def writable_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be written (after creating it with its parents if needed and
+    a file in it), or None when it can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".genrebench-write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return storage_reason(exc) or f"cannot be written ({exc.strerror or exc})"
+    return None
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """A :class:`ConfigError` naming ``folder``, what it is for (``what``: ``"--out"``,
+    ...) and what to do when it cannot be written: checked before any work, so that no
+    run computes for hours and then cannot save."""
+    problem = writable_problem(folder)
+    if problem is not None:
+        raise ConfigError(
+            f"cannot write {what} {folder}: it {problem}; choose another folder with {what} "
+            "or make this one writable (nothing was run)"
+        )
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -41,8 +102,11 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() names no file: say which
         raise
 
 
@@ -274,7 +338,7 @@ class PredictionsError(ValueError):
 
 
 def read_predictions(
-    path: Path, classes: Sequence[str], task: str
+    path: Path, classes: Sequence[str], task: str, *, per_segment: bool = False
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The inverse of :func:`save_predictions`: track ids, labels (class indices, or a 0/1
     matrix for multi-label tasks) and probabilities, in the file's row order.  Names are as
@@ -282,9 +346,11 @@ def read_predictions(
 
     The file is checked as it is read; :class:`PredictionsError` names the file, the line
     and what is wrong: a file that ends mid-line (truncated), a missing column, an unknown
-    label, a repeated track id, a probability that is NaN or outside [0, 1] (by more than
-    :data:`PROBABILITY_TOLERANCE`), or a single-label row whose probabilities do not sum to
-    1 (within :data:`SUM_TOLERANCE`).  A missing file raises ``FileNotFoundError``."""
+    label, a repeated track id (unless ``per_segment``: ``segment_predictions.csv`` holds
+    one row per segment, so a track's id repeats), a probability that is NaN or outside
+    [0, 1] (by more than :data:`PROBABILITY_TOLERANCE`), or a single-label row whose
+    probabilities do not sum to 1 (within :data:`SUM_TOLERANCE`).  A missing file raises
+    ``FileNotFoundError``."""
     path = Path(path)
     raw = path.read_bytes()
     if not raw.strip():
@@ -305,7 +371,7 @@ def read_predictions(
         raise PredictionsError(path, f"no column {', '.join(missing)} (expected {columns})")
     line = lambda row: int(row) + 2  # noqa: E731  (the header is line 1)
     repeated = frame["track_id"].duplicated()
-    if repeated.any():
+    if not per_segment and repeated.any():
         row = int(np.flatnonzero(repeated)[0])
         raise PredictionsError(
             path, f"track {frame['track_id'].iloc[row]!r} appears twice", line(row)

@@ -264,11 +264,14 @@ def _clash_advice(registry: Registry, first: str, second: str) -> str:
 # --------------------------------------------------------------------------- metric columns
 def check_metric_columns(registry: Registry) -> None:
     """A :class:`PluginError` naming both plugins when two metrics of one task type fill
-    the same leaderboard column, or naming the plugin whose metric fills a column the core
-    fills itself (``accuracy_raw``, ``accuracy_<aggregation>``) or names a column that
-    cannot be one (with ``/``, or ending in ``_std`` or ``_calibrated``, which the core
-    adds)."""
+    the same leaderboard column, or naming the plugin and the column when a metric fills a
+    column the core fills itself (``accuracy_raw``, ``accuracy_<aggregation>``, and every
+    column of :data:`genrebench.columns.CORE_COLUMNS`: ``experiment``, ``status``,
+    ``temperature``, ``train_seconds``, ...) or names a column that cannot be one (empty,
+    with ``/``, or ending in a suffix the core appends: ``_std``, ``_calibrated``,
+    ``_ci_low``, ...)."""
     from genrebench.aggregation import AGGREGATIONS
+    from genrebench.columns import core_column_problem
 
     core = {"accuracy_raw": "segment accuracy"}
     core.update({f"accuracy_{a}": f"accuracy under aggregation {a!r}" for a in AGGREGATIONS})
@@ -276,10 +279,15 @@ def check_metric_columns(registry: Registry) -> None:
     for name, item in registry.items["metrics"].items():
         for column in item.spec.column_names():
             where = f"metric {name!r} of plugin {item.plugin!r}"
-            if "/" in column or column.endswith(("_std", "_calibrated")) or not column:
+            if "/" in column or not column:
                 raise PluginError(
-                    f"{where} declares the column {column!r}; columns may not be empty, hold "
-                    "'/' or end in '_std' or '_calibrated' (the core adds those suffixes)"
+                    f"{where} declares the column {column!r}; columns may not be empty or hold '/'"
+                )
+            reserved = core_column_problem(column)
+            if reserved is not None:
+                raise PluginError(
+                    f"{where} fills the leaderboard column {column!r}, which it may not: "
+                    f"{reserved}; rename the metric (or set MetricSpec.columns)"
                 )
             if column in core and item.spec.task == "single-label":
                 raise PluginError(

@@ -282,11 +282,11 @@ def _per_track_columns(
 
 
 def read_predictions(
-    path: Path, classes: Sequence[str], task: str
+    path: Path, classes: Sequence[str], task: str, *, per_segment: bool = False
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """:func:`genrebench.outputs.read_predictions`, rows sorted by track id (so that the
     seeds and rows of one data set line up)."""
-    ids, y, probs = outputs.read_predictions(path, classes, task)
+    ids, y, probs = outputs.read_predictions(path, classes, task, per_segment=per_segment)
     order = sorted(range(len(ids)), key=ids.__getitem__)
     return [ids[i] for i in order], y[order], probs[order]
 
@@ -300,7 +300,7 @@ def _extra_parts(result, track_ids, y, task, classes) -> dict[str, tuple[np.ndar
         return {}
     from genrebench.aggregation import aggregate_tracks
 
-    seg_ids, seg_y, seg_probs = read_predictions(path, classes, task)
+    seg_ids, seg_y, seg_probs = read_predictions(path, classes, task, per_segment=True)
     position = {t: i for i, t in enumerate(track_ids)}
     owner = np.array([position[t] for t in seg_ids])
     n = len(track_ids)

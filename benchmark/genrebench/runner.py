@@ -19,8 +19,10 @@ reason, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -32,7 +34,7 @@ from typing import Any
 from genrebench import __version__, calibration, outputs, protocols, reliability, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
 from genrebench.dataset import KFOLD, Dataset
-from genrebench.errors import ConfigError
+from genrebench.errors import ConfigError, GenrebenchError
 from genrebench.plugins import Registry
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
@@ -212,6 +214,11 @@ class Runner:
         #: each once, for the run summary.
         self.skipped: dict[str, str] = {}
         self.notes: set[str] = set()
+        #: Metrics that failed in some job, each warned about once.
+        self.warned_metrics: set[str] = set()
+        #: Tracks never to extract in this run: (feature, track id) -> why (their
+        #: extraction killed a Dask worker each time it was tried).
+        self.crashed: dict[tuple[str, str], str] = {}
         from genrebench.training import resolve_device
 
         self.device = resolve_device(options.device)
@@ -278,6 +285,7 @@ class Runner:
             protocol = " (paper protocol)" if self.options.protocol == "paper" else ""
             label = f"[{number}/{len(jobs)}] {job.label()}{protocol}"
             results.append(result)
+            self.warn_metric_errors(result)
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""
                 print(
@@ -288,6 +296,15 @@ class Runner:
             else:
                 print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
         return results
+
+    def warn_metric_errors(self, result: Mapping[str, Any]) -> None:
+        """Warn once per run about each metric that failed (``metric_errors`` of a job's
+        result names it and its plugin in every job it failed in)."""
+        for name, reason in result.get("metric_errors", {}).items():
+            if name not in self.warned_metrics:
+                self.warned_metrics.add(name)
+                where = f"{result['experiment']} on {result['dataset']}"
+                log.warning("%s (first in %s; metrics.json names it in every job)", reason, where)
 
     # ------------------------------------------------------------------ one job
     def job_dir(self, job: Job) -> Path:
@@ -325,26 +342,61 @@ class Runner:
 
     def run_job(self, job: Job) -> dict[str, Any]:
         """Run one job (or reuse its finished result) under the job folder's lock, so two
-        processes writing the same ``--out`` take turns."""
+        processes writing the same ``--out`` take turns.  A folder that cannot be written
+        (a finished run in a read-only place) is only read: its finished result is reused,
+        and nothing else can run there."""
         folder = self.job_dir(job)
-        with outputs.job_lock(folder):
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(outputs.job_lock(folder))
+            except OSError as exc:
+                reused = self._reused(job, folder) if outputs.storage_reason(exc) else None
+                if reused is None:
+                    raise
+                return reused
             broken = self.registry.broken_reason("experiments", job.experiment.name)
             if broken is not None:
                 return self._record_broken(job, folder, broken)
             return self._run_job(job, folder)
 
+    def _reused(self, job: Job, folder: Path, digest: str | None = None) -> dict[str, Any] | None:
+        """The job's finished result of the same configuration in ``folder`` (with its
+        skipped tracks and notes taken into the run summary), or None."""
+        if digest is None:
+            try:
+                digest = config_hash(self.job_config(job))
+            except GenrebenchError:  # a broken experiment never finished
+                return None
+        finished = outputs.read_json(folder / "metrics.json") or {}
+        if finished.get("status") != "ok" or finished.get("config_hash") != digest:
+            return None
+        earlier = outputs.read_json(folder / "provenance.json") or {}
+        self.skipped.update({p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])})
+        self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
+        self.notes.update(n for n in [earlier.get("split", {}).get("note")] if n)
+        return {**finished, "reused": True}
+
+    def check_storage(self, jobs: Sequence[Job]) -> None:
+        """Before any work: ``--out`` must be writable unless every job finished there
+        already (a finished run in a read-only folder is only read), else a
+        :class:`ConfigError` naming it; a feature cache that cannot be written is used
+        read-only, saying so once."""
+
+        def finished(job: Job) -> bool:
+            if self.registry.broken_reason("experiments", job.experiment.name):
+                return False  # its failed row is still to be written
+            return self._reused(job, self.job_dir(job)) is not None
+
+        if not all(finished(job) for job in jobs):
+            outputs.check_writable(self.options.out, "--out")
+        self.cache.check_writable()
+
     def _run_job(self, job: Job, folder: Path) -> dict[str, Any]:
         config = self.job_config(job)
         digest = config_hash(config)
-        finished = outputs.read_json(folder / "metrics.json")
-        if finished and finished.get("status") == "ok" and finished.get("config_hash") == digest:
-            earlier = outputs.read_json(folder / "provenance.json") or {}
-            self.skipped.update(
-                {p["track_id"]: p["reason"] for p in earlier.get("skipped_tracks", [])}
-            )
-            self.notes.update(n for n in earlier.get("dataset_notes", []) if n)
-            self.notes.update(n for n in [earlier.get("split", {}).get("note")] if n)
-            return {**finished, "reused": True}
+        reused = self._reused(job, folder, digest)
+        if reused is not None:
+            return reused
         started = time.perf_counter()
         provenance: dict[str, Any] = {"config": jsonable(config), "config_hash": digest}
         base = self._result_base(job, digest)
@@ -352,6 +404,8 @@ class Runner:
             result = self._evaluate(job, folder, provenance)
             result = {**base, "status": "ok", **result}
         except Exception as exc:
+            if outputs.storage_reason(exc) and _inside(getattr(exc, "filename", None), folder):
+                raise  # the job folder cannot be written (full, read-only): the run stops
             log.debug("job failed", exc_info=True)
             provenance["traceback"] = traceback.format_exc()
             result = {**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
@@ -367,6 +421,17 @@ class Runner:
         provenance["plugins"] = self._plugin_versions(job)
         result.setdefault("cost", {})["total_seconds"] = provenance["wall_seconds"]
         return self._save(folder, result, provenance)
+
+    def record_failure(self, job: Job, reason: str) -> dict[str, Any]:
+        """Save the failed row of a job that could not run to its end where it was sent
+        (its Dask worker died each time), as any failed job is saved."""
+        folder = self.job_dir(job)
+        config = self.job_config(job)
+        digest = config_hash(config)
+        result = {**self._result_base(job, digest), "status": "failed", "error": reason}
+        result["cost"] = {"total_seconds": 0.0}
+        with outputs.job_lock(folder):
+            return self._save(folder, result, {"config": jsonable(config), "config_hash": digest})
 
     def _record_broken(self, job: Job, folder: Path, reason: str) -> dict[str, Any]:
         """The failed row of an experiment whose references do not resolve: nothing runs."""
@@ -448,6 +513,7 @@ class Runner:
             calibrators=calibrators(self.registry),
             protocol=self.options.protocol,
             fold=job.fold,
+            skip_tracks={t: why for (f, t), why in self.crashed.items() if f == exp.feature},
         )
 
     def _evaluate(self, job: Job, folder: Path, provenance: dict[str, Any]) -> dict[str, Any]:
@@ -470,10 +536,16 @@ class Runner:
         (folder / "metrics.json").unlink(missing_ok=True)
         outputs.remove_stale(folder, save_job_files(folder, predictions, calibrated))
         summary = _summary(ctx, split, inputs, trained, predictions, metrics, features.seconds)
+        failed_metrics = stages.metric_errors(ctx.metric_failures, self.metric_plugin)
         return summary | {
             "calibration": calibrated.report(),
             "plugin_metrics": self._plugin_metric_columns(ctx),
+            **({"metric_errors": failed_metrics} if failed_metrics else {}),
         }
+
+    def metric_plugin(self, name: str) -> str:
+        """The plugin that registered the metric ``name``."""
+        return self.registry.plugin_of("metrics", name)
 
     def _plugin_metric_columns(self, ctx: stages.JobContext) -> list[str]:
         """The columns plugins' metrics filled (the Markdown leaderboard shows them)."""
@@ -534,6 +606,11 @@ class Runner:
                 continue
             out[f"{kind[:-1]}:{name}"] = f"{plugin} ({self.registry.versions.get(plugin, '?')})"
         return out
+
+
+def _inside(path: Any, folder: Path) -> bool:
+    """Whether the file ``path`` (an OSError's ``filename``) is in ``folder``."""
+    return bool(path) and Path(os.fsdecode(path)).resolve().is_relative_to(folder.resolve())
 
 
 def calibrators(registry: Registry) -> dict[str, Any]:
@@ -645,4 +722,4 @@ def _headline(result: dict[str, Any]) -> str:
     names = ["accuracy", "f1_macro"]
     if result.get("task") == "multi-label":
         names = ["accuracy", "label_accuracy", "roc_auc"]
-    return ", ".join(f"{n} {m[n]:.3f}" for n in names if n in m)
+    return ", ".join(f"{n} {m[n]:.3f}" for n in names if m.get(n) is not None)

@@ -22,7 +22,7 @@ import hashlib
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,7 @@ from genrebench.dataset import SPLIT_PARTS, Dataset, Problem, Split, stratified_
 from genrebench.errors import ConfigError
 from genrebench.features import Extracted, extract_all
 from genrebench.lazy import LazySegments
+from genrebench.metrics import probability_problem
 from genrebench.protocols import TRACK_CAPS, track_caps
 from genrebench.provenance import jsonable
 from genrebench.segments import cut, segment_frames
@@ -80,6 +81,10 @@ class JobContext:
     fold: int | None = None
     #: Filled by the stages with what ``provenance.json`` records.
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: Filled by the scoring stages: metrics that raised (name -> error).
+    metric_failures: dict[str, str] = field(default_factory=dict)
+    #: Tracks not to extract (id -> why): their extraction killed a Dask worker each time.
+    skip_tracks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -186,7 +191,8 @@ def plan_split(
 def extract_features(ctx: JobContext, split: Split) -> Extracted:
     """Feature arrays of every track of the split (cached, or computed and cached); tracks
     that cannot be decoded or featurised come back as problems."""
-    wanted = [ctx.dataset.track(t) for t in split.train + split.valid + split.test]
+    ids = split.train + split.valid + split.test
+    wanted = [ctx.dataset.track(t) for t in ids if t not in ctx.skip_tracks]
     extracted = extract_all(
         ctx.feature,
         wanted,
@@ -195,7 +201,12 @@ def extract_features(ctx: JobContext, split: Split) -> Extracted:
         progress=ctx.progress,
         in_memory=not streams(ctx),
     )
-    extracted.problems = list(ctx.dataset.problems) + extracted.problems
+    crashed = [
+        Problem(t, str(ctx.dataset.track(t).path), ctx.skip_tracks[t])
+        for t in ids
+        if t in ctx.skip_tracks
+    ]
+    extracted.problems = list(ctx.dataset.problems) + crashed + extracted.problems
     ctx.provenance["skipped_tracks"] = [vars(p) for p in extracted.problems]
     ctx.provenance["features"] = {
         "seconds": round(extracted.seconds, 3),
@@ -283,7 +294,7 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     per track with the experiment's rule."""
     model, dataset = trained.model, ctx.dataset
     started = time.perf_counter()
-    seg_probs = _predict(ctx, model, inputs.x_test)
+    seg_probs = _predict(ctx, model, inputs.x_test, inputs.test_ids, inputs.owner_test)
     inference_seconds = time.perf_counter() - started
     test_probs = aggregate_tracks(
         seg_probs, inputs.owner_test, len(inputs.test_ids), ctx.experiment.aggregation, ctx.task
@@ -291,7 +302,7 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     valid_probs = y_valid = None
     if inputs.valid_ids:
         valid_probs = aggregate_tracks(
-            _predict(ctx, model, inputs.x_valid),
+            _predict(ctx, model, inputs.x_valid, inputs.valid_ids, inputs.owner_valid),
             inputs.owner_valid,
             len(inputs.valid_ids),
             ctx.experiment.aggregation,
@@ -314,11 +325,14 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     )
 
 
-def score(ctx: JobContext, predictions: Predictions) -> dict[str, float]:
+def score(ctx: JobContext, predictions: Predictions) -> dict[str, float | None]:
     """Every registered metric of the task type on the test tracks, plus segment-level
-    accuracy and the extra aggregations' accuracies."""
+    accuracy and the extra aggregations' accuracies.  A metric that raises leaves its
+    columns None and its error in ``ctx.metric_failures``; the job goes on."""
     p = predictions
-    values = compute_metrics(ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold)
+    values = compute_metrics(
+        ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold, ctx.metric_failures
+    )
     values.update(
         extra_accuracies(ctx.experiment, ctx.task, p.test_segment_probs, p.owner_test, p.y_test)
     )
@@ -343,7 +357,7 @@ def score_calibrated(
     """Every metric of the task type on the calibrated test probabilities, as
     ``<column>_calibrated``, and the calibrator's fitted numbers (``temperature``); nothing
     when calibration was skipped or failed."""
-    return calibrated_columns(ctx.metrics, ctx.task, predictions, calibrated)
+    return calibrated_columns(ctx.metrics, ctx.task, predictions, calibrated, ctx.metric_failures)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -356,14 +370,18 @@ def split_checksum(track_ids: Sequence[str]) -> str:
 
 
 def calibrated_columns(
-    specs: Sequence[MetricSpec], task: str, predictions: Predictions, calibrated: Calibrated
-) -> dict[str, float]:
+    specs: Sequence[MetricSpec],
+    task: str,
+    predictions: Predictions,
+    calibrated: Calibrated,
+    failures: dict[str, str] | None = None,
+) -> dict[str, float | None]:
     """``<column>_calibrated`` for every metric column (counts of skipped classes left out)
-    and the calibrator's numeric parameters."""
+    and the calibrator's numeric parameters; ``failures`` as in :func:`compute_metrics`."""
     if not calibrated.ok:
         return {}
     p = predictions
-    values = compute_metrics(specs, task, p.y_test, calibrated.test_probs, p.threshold)
+    values = compute_metrics(specs, task, p.y_test, calibrated.test_probs, p.threshold, failures)
     out = {f"{k}_calibrated": v for k, v in values.items() if not k.endswith("_skipped_classes")}
     return out | calibrated.columns()
 
@@ -390,26 +408,56 @@ def hold_out_valid(split: Split, dataset: Dataset, share: Any, seed: int) -> Spl
 
 
 def compute_metrics(
-    specs: Sequence[MetricSpec], task: str, y: np.ndarray, probs: np.ndarray, threshold: float
-) -> dict[str, float]:
+    specs: Sequence[MetricSpec],
+    task: str,
+    y: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
+    failures: dict[str, str] | None = None,
+) -> dict[str, float | None]:
     """Every metric of ``task`` in ``specs``, by column (:meth:`MetricSpec.column_names`);
-    a metric whose value does not fill the columns it declares is a ``ValueError``."""
-    values: dict[str, float] = {}
+    a metric whose value does not fill the columns it declares is a ``ValueError``.
+
+    With ``failures``, a metric that raises (or fills other columns than it declares)
+    costs nothing else: its columns are None (empty cells) and ``failures[metric name]``
+    says why (the first failure of each metric is kept); without, the error propagates."""
+    values: dict[str, float | None] = {}
     for spec in specs:
         if spec.task != task:
             continue
-        value = spec.compute(y, probs, threshold)
         columns = spec.column_names()
-        if not isinstance(value, Mapping):
-            value = {columns[0]: value} if not spec.columns else value
-        if not isinstance(value, Mapping) or set(value) != set(columns):
-            got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-            raise ValueError(
-                f"metric {spec.name!r} returned {got}; it declares the columns {list(columns)}"
-                " (MetricSpec.columns: the keys of a returned dict; empty: one float)"
-            )
-        values.update({k: float(v) for k, v in value.items()})
+        try:
+            values.update(_metric_values(spec, columns, y, probs, threshold))
+        except Exception as exc:
+            if failures is None:
+                raise
+            failures.setdefault(spec.name, f"{type(exc).__name__}: {exc}")
+            values.update(dict.fromkeys(columns))
     return values
+
+
+def _metric_values(spec: MetricSpec, columns, y, probs, threshold) -> dict[str, float]:
+    value = spec.compute(y, probs, threshold)
+    if not isinstance(value, Mapping):
+        value = {columns[0]: value} if not spec.columns else value
+    if not isinstance(value, Mapping) or set(value) != set(columns):
+        got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+        raise ValueError(
+            f"metric {spec.name!r} returned {got}; it declares the columns {list(columns)}"
+            " (MetricSpec.columns: the keys of a returned dict; empty: one float)"
+        )
+    return {k: float(v) for k, v in value.items()}
+
+
+def metric_errors(failures: Mapping[str, str], plugin_of: Callable[[str], str]) -> dict[str, str]:
+    """``metrics.json``'s ``metric_errors``: for each metric that failed (name -> error,
+    as :func:`compute_metrics` records them), the reason naming the metric, its plugin and
+    the columns left empty."""
+    return {
+        name: f"metric {name!r} of plugin {plugin_of(name)!r} failed ({error}); its "
+        "leaderboard cells are left empty"
+        for name, error in failures.items()
+    }
 
 
 def extra_accuracies(exp, task, seg_probs, owner, y_test) -> dict[str, float]:
@@ -455,31 +503,43 @@ def limit_split(split: Split, dataset: Dataset, budget: Mapping[str, Any], seed:
     )
 
 
+#: How far a model's probability may lie outside [0, 1] (float rounding), and how far a
+#: single-label row may sum away from 1 (float32 softmax outputs are ~1e-7 off).
+PROBABILITY_ATOL = 1e-6
+ROW_SUM_ATOL = 1e-4
+
+
 def check_probabilities(
-    probs: np.ndarray, n: int, n_classes: int, task: str, model: str
+    probs: np.ndarray,
+    n: int,
+    n_classes: int,
+    task: str,
+    model: str,
+    row_names: Callable[[int], str] | None = None,
 ) -> np.ndarray:
     """``probs`` as float64 if it has the shape and range a model must return; else a
-    ``ValueError`` naming the model and what was expected."""
+    ``ValueError`` naming the model, the first offending row (its value or its sum, and
+    ``row_names(row)``), how many rows offend and the tolerance."""
     probs = np.asarray(probs, dtype=np.float64)
     if probs.shape != (n, n_classes):
         raise ValueError(
             f"model {model!r} returned probabilities of shape {probs.shape}, "
             f"expected ({n}, {n_classes})"
         )
-    if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
-        raise ValueError(f"model {model!r} returned values outside [0, 1] or NaN")
-    if task == "single-label" and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
-        raise ValueError(f"model {model!r} returned single-label rows that do not sum to 1")
+    problem = probability_problem(probs, task, PROBABILITY_ATOL, ROW_SUM_ATOL, row_names)
+    if problem is not None:
+        raise ValueError(f"model {model!r} returned {problem}")
     return probs
 
 
-def _predict(ctx: JobContext, model: Model, x) -> np.ndarray:
+def _predict(ctx: JobContext, model: Model, x, track_ids: Sequence[str], owner) -> np.ndarray:
     return check_probabilities(
         model.predict_proba(as_model_input(model, x)),
         len(x),
         len(ctx.dataset.classes),
         ctx.task,
         ctx.model.name,
+        row_names=lambda row: f"a segment of track {track_ids[owner[row]]}",
     )
 
 

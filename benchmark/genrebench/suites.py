@@ -34,7 +34,6 @@ of the source checkout; plugins ship theirs through ``genrebench_register_suites
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 import tomllib
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS
-from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.errors import ConfigError, UnknownNameError, closest
 from genrebench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
 TOP_KEYS = {"name": str, "description": str, "runs": list}
@@ -233,8 +232,8 @@ def _check_keys(table: dict, known: dict[str, type], where: str, path: Path, lin
 
 
 def _nearest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, known)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 class _Lines:

@@ -201,6 +201,30 @@ def safe_relative_path(text: str, where: str) -> str:
     return norm
 
 
+def link_problem(path: Path) -> str | None:
+    """Why the symbolic link ``path`` must not be followed, or None when it may be (or is
+    no link): it points to itself or into a circle of links, to nothing, or to a folder
+    that holds it (``loop -> .``: following it lists the same files again, under another
+    name)."""
+    if not path.is_symlink():
+        return None
+    target = os.readlink(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"symbolic link to {target!r}, which does not exist"
+    except (RuntimeError, OSError):  # RuntimeError: Python < 3.13 on a circle of links
+        return f"symbolic link loop: {target!r} leads back to the link itself"
+    if resolved.is_dir():
+        holder = path.parent.resolve()
+        if holder == resolved or resolved in holder.parents:
+            return (
+                f"symbolic link loop: it points to {target!r}, a folder that holds it, so "
+                "following it would list the same files again"
+            )
+    return None
+
+
 # --------------------------------------------------------------------------- splits
 def normalise_part(name: str, where: str) -> str:
     part = PART_NAMES.get(name.strip().lower())

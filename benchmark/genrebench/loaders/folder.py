@@ -22,6 +22,7 @@ from genrebench.loaders.base import (
     check_files,
     describe_dir,
     layout_error,
+    link_problem,
     normalise_part,
     opt_bool,
     opt_path,
@@ -44,14 +45,24 @@ EXPECTED_LAYOUT = f"""\
   split one of train/valid/test); otherwise a seeded stratified split is made"""
 
 
-def scan(root: Path) -> tuple[dict[str, tuple[Path, str]], list[str], list[str]]:
-    """``({track_id: (path, label)}, unexpected files, label folders without audio)``."""
+def scan(
+    root: Path,
+) -> tuple[dict[str, tuple[Path, str]], list[str], list[str], list[tuple[str, str]]]:
+    """``({track_id: (path, label)}, unexpected files, label folders without audio,
+    [(symbolic link, why it was not followed)])``: a link loop (``loop -> .``), a link to
+    itself and a dangling link are reported, never used (a loop at the root would
+    otherwise become a label holding a copy of every track)."""
     files: dict[str, tuple[Path, str]] = {}
     unexpected: list[str] = []
     empty_labels: list[str] = []
+    bad_links: list[tuple[str, str]] = []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue  # hidden files and folders (.DS_Store, .git) are nobody's tracks
+        problem = link_problem(entry)
+        if problem is not None:
+            bad_links.append((str(entry), problem))
+            continue
         if entry.is_file():
             if not METADATA_FILE_RE.match(entry.name):
                 unexpected.append(str(entry))
@@ -59,7 +70,13 @@ def scan(root: Path) -> tuple[dict[str, tuple[Path, str]], list[str], list[str]]
         before = len(files)
         for path in sorted(entry.rglob("*")):
             rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            problem = link_problem(path)
+            if problem is not None:
+                bad_links.append((str(path), problem))
+                continue
+            if not path.is_file():
                 continue
             if path.suffix.lower() in AUDIO_EXTENSIONS:
                 files[rel.as_posix()] = (path, entry.name)
@@ -67,7 +84,7 @@ def scan(root: Path) -> tuple[dict[str, tuple[Path, str]], list[str], list[str]]
                 unexpected.append(str(path))
         if len(files) == before:
             empty_labels.append(entry.name)
-    return files, unexpected, empty_labels
+    return files, unexpected, empty_labels, bad_links
 
 
 def read_split_file(path: Path) -> dict[str, list[str]]:
@@ -102,11 +119,12 @@ def _split_file(root: Path, options: Mapping[str, Any]) -> Path | None:
 def load(root: Path | None, options: Mapping[str, Any]) -> Dataset:
     root = require_root(NAME, root, EXPECTED_LAYOUT)
     strict = opt_bool(options, "strict", False)
-    files, _unexpected, _empty = scan(root)
+    files, _unexpected, _empty, bad_links = scan(root)
     if not files:
         problem = f"no audio in label folders: {describe_dir(root)}"
         raise layout_error(NAME, problem, EXPECTED_LAYOUT)
     notes = unknown_option_notes(NAME, options, OPTIONS)
+    notes += [f"{link} not followed: {why}" for link, why in bad_links]
     tracks, problems = [], []
     for track_id, (path, label) in files.items():
         if path.stat().st_size == 0:
@@ -137,7 +155,7 @@ def load(root: Path | None, options: Mapping[str, Any]) -> Dataset:
 
 def validate(root: Path | None, options: Mapping[str, Any]) -> ValidationReport:
     root = require_root(NAME, root, EXPECTED_LAYOUT)
-    files, unexpected, empty_labels = scan(root)
+    files, unexpected, empty_labels, bad_links = scan(root)
     split_path = _split_file(root, options)
     listed = (
         sorted({p for ids in read_split_file(split_path).values() for p in ids})
@@ -156,6 +174,7 @@ def validate(root: Path | None, options: Mapping[str, Any]) -> ValidationReport:
     if split_path is not None:
         unlisted = sorted(set(files) - set(listed))
         report.unexpected += [f"{root / p} (not in {split_path.name})" for p in unlisted]
+    report.unreadable += bad_links
     if empty_labels:
         report.warnings.append(f"folders without audio: {', '.join(empty_labels)}")
     check_files(report, ((i, p) for i, (p, _) in sorted(files.items())), options)

@@ -34,21 +34,97 @@ from genrebench import ModelSetup
 from genrebench.errors import ConfigError
 from genrebench.training import TorchClassifier
 from genrebench_yan2023.budget import merged, train_config
-from genrebench_yan2023.weights import checkpoint_folder
+from genrebench_yan2023.weights import WEIGHT_FILES, checkpoint_folder
 
 INSTALL_HINT = "pip install 'genrebench-yan2023[wav2vec2]'"
 BIASED_TRAINABLE = ("all", "head", "none")
 
 
+#: Weights a Wav2Vec2 checkpoint may hold beyond the encoder: the heads of
+#: ``Wav2Vec2ForPreTraining`` (``facebook/wav2vec2-base`` itself: quantizer and projections),
+#: ``...ForCTC`` and ``...ForSequenceClassification``; they are not used.
+HEAD_PREFIXES = (
+    "quantizer.",
+    "project_hid.",
+    "project_q.",
+    "lm_head.",
+    "projector.",
+    "classifier.",
+)
+EXPECTED_WEIGHTS = (
+    "expected a Wav2Vec2 checkpoint folder as saved by transformers (config.json and "
+    "model.safetensors or pytorch_model.bin, e.g. a copy of facebook/wav2vec2-base)"
+)
+
+
 def load_encoder(folder: Path) -> nn.Module:
-    """``transformers.Wav2Vec2Model`` with the weights in ``folder`` (never downloads)."""
+    """``transformers.Wav2Vec2Model`` with the weights in ``folder`` (never downloads).
+
+    The weights must fit the encoder exactly: a file that does not load (empty, text such
+    as a Git LFS pointer, truncated) or a state dict with missing encoder weights (they
+    would start random), unexpected ones beyond the known heads (:data:`HEAD_PREFIXES`)
+    or weights of another shape is a :class:`ConfigError` naming the file, as the OpenL3
+    port does, before any training."""
     try:
+        import transformers
         from transformers import Wav2Vec2Model
     except ImportError as exc:
         raise ConfigError(
             f"the Wav2Vec2 experiments need the transformers package: {INSTALL_HINT}"
         ) from exc
-    return Wav2Vec2Model.from_pretrained(str(folder), local_files_only=True)
+    file = next(folder / name for name in WEIGHT_FILES if (folder / name).is_file())
+    expected = EXPECTED_WEIGHTS
+    problem = _weight_file_problem(file)
+    if problem is not None:
+        raise ConfigError(f"Wav2Vec2 weights {file} {problem}; {expected}")
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # our message replaces its load report
+    try:
+        encoder, info = Wav2Vec2Model.from_pretrained(
+            str(folder), local_files_only=True, output_loading_info=True
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot read Wav2Vec2 weights {file}: {type(exc).__name__}: {exc}; {expected}"
+        ) from exc
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    missing = sorted(info.get("missing_keys", ()))
+    unexpected = sorted(
+        k for k in info.get("unexpected_keys", ()) if not k.startswith(HEAD_PREFIXES)
+    )
+    wrong = sorted(
+        str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ())
+    )
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            f"{what}: {', '.join(items[:4])}{' ...' if len(items) > 4 else ''} ({len(items)})"
+            for what, items in (("missing", missing), ("unexpected", unexpected), ("shape", wrong))
+            if items
+        )
+        raise ConfigError(
+            f"Wav2Vec2 weights {file} do not fit the Wav2Vec2 encoder of {folder / 'config.json'}"
+            f" ({details}): they are not a Wav2Vec2 checkpoint, or another size's; {expected}"
+        )
+    return encoder
+
+
+def _weight_file_problem(file: Path) -> str | None:
+    """Why ``file`` cannot hold weights at all, told before transformers tries it."""
+    size = file.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes)"
+    with open(file, "rb") as handle:
+        head = handle.read(256)
+    if head.startswith(b"version https://git-lfs"):
+        return "is a Git LFS pointer, not the weights (fetch them: git lfs pull)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(c.isprintable() or c.isspace() for c in text):
+        return f"is text ({text[:40]!r}...), not a state dict"
+    return None
 
 
 def freeze_all_but_last(encoder: nn.Module, k: int) -> None:
@@ -276,8 +352,11 @@ def create_biased_main(setup: ModelSetup):
     params = merged(BIASED_MAIN_DEFAULTS, setup.params)
     # Both folders are checked before any training, so a missing one fails at once.
     checkpoint_folder(str(params["size"]), params)
-    checkpoint_folder(str(params["biased_size"]), params)
+    biased_folder = checkpoint_folder(str(params["biased_size"]), params)
     if params["main_init"] == "finetuned":
+        # The biased encoder is built after the main one's fine-tuning: check its weights
+        # load now, not minutes into the job.
+        load_encoder(biased_folder)
         return FinetunedMainThenBiasedMain(setup, params)
     if params["main_init"] != "pretrained":
         raise ConfigError(
