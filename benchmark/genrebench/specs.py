@@ -179,21 +179,23 @@ class Segments:
     gives the segment length; ``None`` means the whole feature array is one input, which is
     the only choice for track-level features.  ``train_count`` / ``test_count`` segments are
     taken per track (``None``: every non-overlapping segment).  ``placement`` is
-    ``"random"`` (seeded, the same tracks get the same offsets for a given seed) or
-    ``"even"`` (evenly spread over the track).  Tracks shorter than a segment are
-    zero-padded at the end.
+    ``"random"`` (seeded, the same tracks get the same offsets for a given seed),
+    ``"even"`` (evenly spread over the track) or ``"start"`` (from the start of the track,
+    one every hop: the first ``count`` segments of the ``None`` rule below, fewer when fewer
+    fit, as in "18 windows, one every 1.5 s from the start").  Tracks shorter than a
+    segment are zero-padded at the end.
 
-    ``hop_frames`` (or ``hop_seconds``) applies when a count is ``None``: every segment
-    whose start is a multiple of the hop and that fits in the track (overlapping when the
-    hop is shorter than the segment, as in "3 s patches with a 1 s hop"); without a hop
-    the segments do not overlap.
+    ``hop_frames`` (or ``hop_seconds``) applies when a count is ``None`` or the placement
+    is ``"start"``: every segment whose start is a multiple of the hop and that fits in the
+    track (overlapping when the hop is shorter than the segment, as in "3 s patches with a
+    1 s hop"); without a hop the segments do not overlap.
     """
 
     length_seconds: float | None = None
     length_frames: int | None = None
     train_count: int | None = 1
     test_count: int | None = 1
-    placement: Literal["random", "even"] = "random"
+    placement: Literal["random", "even", "start"] = "random"
     hop_seconds: float | None = None
     hop_frames: int | None = None
 

@@ -9,15 +9,18 @@ by the model option ``base_checkpoint`` / ``large_checkpoint`` or the environmen
 ``GENREBENCH_WAV2VEC2_BASE`` / ``GENREBENCH_WAV2VEC2_LARGE``.  Nothing is downloaded, and a
 missing folder stops the job with a message saying what to provide: never random weights.
 
-* Input: one segment of 16 kHz audio, z-normalised on its own (zero mean, unit variance,
-  as ``Wav2Vec2FeatureExtractor(do_normalize=True)``).
+* Input: one 1 s excerpt of 16 kHz audio (the first 16 000 samples of a 3 s window, as
+  the authors' dataset class truncates it), z-normalised on its own (zero mean, unit
+  variance, as ``Wav2Vec2FeatureExtractor(do_normalize=True)``).
 * Encoder: ``Wav2Vec2Model``; every parameter frozen except the last k transformer layers
   (k = 0 freezes the whole encoder).  Dropout, layer drop and time masking follow the
   checkpoint's configuration in training mode, as in the authors' runs.
 * Pooling: the mean of the last hidden states over time.
-* Head: Linear(H, H) -> Dropout(p) -> tanh -> Linear(H, classes).
-* Biased/main: ``w·main + (1 − w)·biased`` logits in training, the main model's alone at
-  inference; ``w`` = 1 − ``biased_weight`` (0.9: see the README on α).
+* Head: Linear(H, H) -> tanh -> Dropout(p) -> Linear(H, classes), the order of the
+  authors' code and of the report's §4.3.3 (its §4.3.2 lists dropout before tanh).
+* Biased/main: in training the loss is the negative log-likelihood of the mixture
+  ``w·softmax(main) + (1 − w)·softmax(biased)`` (the authors' ``bias_add_loss``); the main
+  model alone predicts; ``w`` = 1 − ``biased_weight`` (0.9: see the README on α).
 """
 
 from __future__ import annotations

@@ -59,6 +59,29 @@ def test_more_layers_than_the_encoder_has_is_an_error(encoder):
         W.Wav2Vec2Classifier(encoder, 3, trainable_layers=4)
 
 
+def test_one_second_excerpts_give_the_papers_49_frames():
+    # The authors' input is the first 16 000 samples of each 3 s window; the real Wav2Vec2
+    # convolution stack (kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2) turns them into the
+    # report's "sequence length of 49" (a 3 s window would give 149).
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    config = Wav2Vec2Config(  # tiny, but with the real convolution stack (the default)
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=8,
+        conv_dim=(4,) * 7,
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+    )
+    assert config.conv_stride == (5, 2, 2, 2, 2, 2, 2)
+    assert config.conv_kernel == (10, 3, 3, 3, 3, 2, 2)
+    encoder = Wav2Vec2Model(config).eval()
+    with torch.no_grad():
+        assert encoder(torch.randn(1, 16000)).last_hidden_state.shape[1] == 49
+        assert encoder(torch.randn(1, 48000)).last_hidden_state.shape[1] == 149
+
+
 def test_znormalise_each_segment():
     x = torch.randn(3, 1000) * torch.tensor([[1.0], [5.0], [0.1]]) + 7
     z = W.znormalise(x)
