@@ -75,9 +75,10 @@ def znormalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def classifier_head(hidden: int, n_classes: int, dropout: float) -> nn.Sequential:
-    """Linear(H, H) -> Dropout -> tanh -> Linear(H, classes)."""
+    """Linear(H, H) -> tanh -> Dropout -> Linear(H, classes): the authors' ``projector``,
+    ``tanh_f``, ``dropout``, ``classifier`` in the order their ``forward`` calls them."""
     return nn.Sequential(
-        nn.Linear(hidden, hidden), nn.Dropout(dropout), nn.Tanh(), nn.Linear(hidden, n_classes)
+        nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(hidden, n_classes)
     )
 
 
@@ -115,8 +116,9 @@ class Wav2Vec2Classifier(nn.Module):
 
 
 class BiasedMain(nn.Module):
-    """Two classifiers of the same structure combined only in training:
-    ``main_weight·main + (1 − main_weight)·biased`` logits; the main one alone otherwise.
+    """Two classifiers of the same structure combined only in training: the output is then
+    ``log(main_weight·softmax(main) + (1 − main_weight)·softmax(biased))``, whose
+    cross-entropy is the NLL of the mixture; the main one's logits alone otherwise.
 
     ``biased_trainable``: ``"all"`` (every biased parameter learns), ``"head"`` (its
     encoder frozen, its head learns) or ``"none"`` (no gradient reaches it at all)."""
@@ -154,12 +156,22 @@ class BiasedMain(nn.Module):
                 biased = self.biased(x)
         else:
             biased = self.biased(x)
-        return combined_logits(main, biased, self.main_weight)
+        return mixture_log_probs(main, biased, self.main_weight)
 
 
-def combined_logits(main: torch.Tensor, biased: torch.Tensor, main_weight: float) -> torch.Tensor:
-    """The training-time prediction of the pair: ``w·main + (1 − w)·biased``."""
-    return main_weight * main + (1.0 - main_weight) * biased
+def mixture_log_probs(main: torch.Tensor, biased: torch.Tensor, main_weight: float) -> torch.Tensor:
+    """The training-time prediction of the pair as log-probabilities:
+    ``log(w·softmax(main) + (1 − w)·softmax(biased))``, computed stably (log-sum-exp).
+
+    The authors' ``bias_add_loss`` takes ``nll_loss(log(ensemble_probs))`` of exactly this
+    mixture; a row of log-probabilities is its own log-softmax, so the cross-entropy that
+    the training loop applies to it is that NLL."""
+    weights = torch.tensor([main_weight, 1.0 - main_weight], dtype=main.dtype)
+    stacked = torch.stack(
+        [torch.log_softmax(main, dim=-1), torch.log_softmax(biased, dim=-1)], dim=0
+    )
+    log_weights = torch.log(weights).to(main.device).view(2, *[1] * main.dim())
+    return torch.logsumexp(stacked + log_weights, dim=0)
 
 
 # --------------------------------------------------------------------------- factories
