@@ -280,6 +280,10 @@ class ExperimentSpec:
 
 
 # --------------------------------------------------------------------------- calibration
+#: What a calibrator acts on (``CalibratorSpec.level``).
+CALIBRATION_LEVELS = ("track", "segment")
+
+
 @dataclass(frozen=True)
 class CalibratorSpec:
     """A post-hoc calibrator of per-track probabilities.
@@ -290,21 +294,31 @@ class CalibratorSpec:
     the reason when it cannot fit (the job then reports the reason and goes on).  A
     calibrator that fits nothing (a fixed temperature) sets ``needs_validation=False``: it
     then also runs on jobs without a validation part, and ``fit`` may get ``None`` for both.
+
+    ``level="segment"``: the calibrator acts on each segment's probabilities before the
+    experiment's aggregation.  ``fit`` then gets a
+    :class:`genrebench.calibration.SegmentProbabilities` of the validation segments instead
+    of the track array (the labels stay per track), and the fitted ``transform`` maps the
+    test part's ``SegmentProbabilities`` to per-track probabilities.  Jobs without segments
+    (ensembles) skip such a calibrator, saying why.
     """
 
     name: str
-    fit: Callable[[np.ndarray | None, np.ndarray | None, Task], Calibration]
+    fit: Callable[[Any, np.ndarray | None, Task], Calibration]
     tasks: tuple[Task, ...] = TASKS
     description: str = ""
     needs_validation: bool = True
+    level: Literal["track", "segment"] = "track"
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted calibrator: ``transform(probs) -> probs`` of the same shape, and the fitted
-    parameters to report (for example ``{"temperature": 1.4}``)."""
+    """A fitted calibrator: ``transform(probs) -> probs`` of the same shape (for a
+    segment-level calibrator: the test segments' ``SegmentProbabilities`` -> per-track
+    probabilities), and the fitted parameters to report (for example
+    ``{"temperature": 1.4}``)."""
 
-    transform: Callable[[np.ndarray], np.ndarray]
+    transform: Callable[[Any], np.ndarray]
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
