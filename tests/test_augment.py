@@ -133,6 +133,144 @@ def test_freq_mask_needs_two_dimensional_examples():
     assert out.shape == (4, 10)
 
 
+# --------------------------------------------------------------------------- the report's kind
+def test_flattened_roll_is_numpy_roll_of_the_whole_example():
+    # pocelli2024's notebook: np.roll(data, shift) of a (bands, frames) array, no axis.
+    x = torch.arange(24, dtype=torch.float32).view(2, 3, 4)
+    for shift in (2, -5, 15):
+        out = run(SpectrogramAugment(shifts=[shift], roll="flattened", p=1.0), x)
+        for example in range(2):
+            expected = np.roll(x[example].numpy(), shift)  # frames move into the next band
+            np.testing.assert_array_equal(out[example].numpy(), expected)
+    # row 1 of np.roll([[0 1 2 3] [4 5 6 7] [8 9 10 11]], 2) starts with row 0's last frames
+    assert out.shape == x.shape
+    two = run(SpectrogramAugment(shifts=[2], roll="flattened", p=1.0), x)
+    assert two[0].tolist() == [[10.0, 11.0, 0.0, 1.0], [2.0, 3.0, 4.0, 5.0], [6.0, 7.0, 8.0, 9.0]]
+    # roll="time" with the same list: each band on its own
+    timed = run(SpectrogramAugment(shifts=[2], p=1.0), x)
+    assert timed[0].tolist() == [[2.0, 3.0, 0.0, 1.0], [6.0, 7.0, 4.0, 5.0], [10.0, 11.0, 8.0, 9.0]]
+
+
+def test_shifts_are_drawn_from_the_list():
+    x = batch()
+    allowed = [-45, -30, -15, 0, 15, 30, 45]  # the notebook's 15 * randint(-3, 4)
+    out = run(SpectrogramAugment(shifts=allowed, p=1.0), x)
+    seen = set()
+    for original, shifted in zip(x, out, strict=True):
+        matches = [s for s in allowed if torch.equal(shifted, original.roll(s, -1))]
+        assert matches
+        seen.add(matches[0] % FRAMES)
+    assert len(seen) >= 5  # several of the seven drawn over 64 examples
+
+
+def test_uniform_noise_is_non_negative_and_scaled():
+    x = batch()
+    out = run(SpectrogramAugment(noise=0.1, noise_kind="uniform", p=1.0), x)
+    diff = out - x
+    assert float(diff.min()) >= -1e-6 and float(diff.max()) < 0.1 + 1e-6
+    assert float(diff.mean()) == pytest.approx(0.05, abs=0.005)  # 0.1 * U[0, 1)
+
+
+def test_fixed_width_masks_several_per_example_with_the_notebooks_starts():
+    # The notebook's time mask: 3 masks of exactly 12 frames, starts randint(0, frames - 12).
+    frames, width, count = 40, 4, 3
+    g = torch.Generator().manual_seed(0)
+    x = 1.0 + torch.rand(2000, 2, frames, generator=g)
+    aug = SpectrogramAugment(
+        time_mask=width, time_masks=count, mask_width="fixed", time_mask_margin=width, p=1.0
+    )
+    out = run(aug, x)
+    masked = (out != x).any(dim=1)  # (examples, frames)
+    starts = set()
+    for row in masked:
+        runs_ = torch.nonzero(torch.diff(torch.cat([torch.zeros(1), row.float()])) == 1)
+        frames_on = int(row.sum())
+        assert width <= frames_on <= count * width  # 3 masks of 4, possibly overlapping
+        starts.update(int(r) for r in runs_.flatten())
+        assert not row[-1]  # a start is never beyond frames - 12 - 1: the last frame stays
+    assert max(starts) == frames - width - 1 and min(starts) == 0
+
+
+def test_mask_margin_below_the_width_lets_masks_run_past_the_edge():
+    # The notebook's frequency mask: 2 masks of 20 bands, starts randint(0, bands - 10).
+    bands, width = 12, 4
+    g = torch.Generator().manual_seed(1)
+    x = 1.0 + torch.rand(500, bands, 3, generator=g)
+    aug = SpectrogramAugment(
+        freq_mask=width, freq_masks=1, mask_width="fixed", freq_mask_margin=2, p=1.0
+    )
+    out = run(aug, x)
+    masked = (out != x).any(dim=-1)  # (examples, bands)
+    lengths = masked.sum(dim=1)
+    starts = masked.float().argmax(dim=1)
+    assert int(starts.max()) == bands - 2 - 1  # start 9: bands 9, 10, 11, cut at the edge
+    assert set(lengths.tolist()) == {3, 4}  # start 9 is cut to 3 bands; the others whole
+    assert torch.all(lengths[starts <= bands - width] == width)
+
+
+def test_mask_value_min_is_the_examples_own_floor():
+    x = batch()
+    x[0] -= 5.0  # a quieter example has a lower floor
+    out = run(SpectrogramAugment(time_mask=6, mask_value="min", p=1.0), x)
+    for example in range(N):
+        changed = out[example] != x[example]
+        if changed.any():
+            assert torch.all(out[example][changed] == x[example].min())
+    assert (out[0] != x[0]).any()
+
+
+def test_the_reports_augmentation_in_its_order():
+    config = {
+        "order": ["noise", "time_shift", "time_mask", "freq_mask"],
+        "p": 0.35,
+        "noise": 0.1,
+        "noise_kind": "uniform",
+        "shifts": [-45, -30, -15, 0, 15, 30, 45],
+        "roll": "flattened",
+        "time_mask": 12,
+        "time_masks": 3,
+        "time_mask_margin": 12,
+        "freq_mask": 20,
+        "freq_masks": 2,
+        "freq_mask_margin": 10,
+        "mask_width": "fixed",
+        "mask_value": "min",
+    }
+    aug = SpectrogramAugment.from_config(config)
+    assert aug.order == ("noise", "time_shift", "time_mask", "freq_mask")
+    assert aug.shifts == (-45, -30, -15, 0, 15, 30, 45)
+    x = torch.rand(16, 64, 64, generator=torch.Generator().manual_seed(2)) - 1.0  # [-1, 0)
+    out = run(SpectrogramAugment(**{**config, "p": 1.0}), x)
+    # noise first, then the masks take the noised clip's minimum: every example has cells at
+    # exactly its minimum, masked whole frames (3 x 12) and whole bands (2 x 20, maybe cut)
+    for example in out:
+        floor = example.min()
+        assert (example == floor).all(dim=0).sum() >= 12  # frames masked across every band
+        assert (example == floor).all(dim=1).sum() >= 10  # bands masked across every frame
+    # p = 0.35 per step: some examples get no noise, some do
+    some = run(aug, torch.zeros(200, 8, 8))
+    assert 0 < int((some > 0).flatten(1).any(dim=1).sum()) < 200
+
+
+def test_the_new_settings_are_checked():
+    for bad in (
+        {"noise": 0.1, "noise_kind": "laplace"},
+        {"time_shift": 0.1, "roll": "bands"},
+        {"time_mask": 3, "mask_width": "wide"},
+        {"time_mask": 3, "time_masks": 0},
+        {"freq_mask": 3, "freq_mask_margin": -1},
+        {"time_mask": 3, "mask_value": "max"},
+        {"shifts": []},
+        {"shifts": [1.5]},
+        {"noise": 0.1, "order": ["noise", "time_shift"]},
+    ):
+        with pytest.raises(ConfigError, match="augment:"):
+            SpectrogramAugment.from_config(bad)
+    assert not SpectrogramAugment(shifts=[0], p=1.0).active  # a shift of 0 changes nothing
+    with pytest.raises(ConfigError, match="roll needs 2-D examples"):
+        run(SpectrogramAugment(shifts=[1], roll="flattened", p=1.0), torch.ones(4, 10))
+
+
 # --------------------------------------------------------------------------- seeding
 def test_seeded():
     aug = SpectrogramAugment(noise=0.05, time_shift=0.1, time_mask=8, freq_mask=4)

@@ -16,8 +16,10 @@ from scipy.special import expit, softmax
 from genrebench import Calibration, CalibratorSpec, ExperimentSpec, hookimpl
 from genrebench import metrics as m
 from genrebench.calibration import (
+    SegmentProbabilities,
     calibrate,
     fit_per_label_temperature,
+    fit_segment_temperature,
     fit_shared_temperature,
     resolve,
     tempered,
@@ -152,7 +154,7 @@ def test_unknown_calibrator_lists_the_known_names_and_the_nearest_one():
         resolve("temprature", calibrators(load_plugins(autoload=False)))
     message = str(info.value)
     assert "Did you mean 'temperature'" in message
-    for known in ("none", "temperature-per-label", "temperature=<T>"):
+    for known in ("none", "temperature-per-label", "temperature=<T>", "segment-temperature=<T>"):
         assert known in message
 
 
@@ -212,6 +214,110 @@ def test_calibrator_returning_bad_probabilities_fails_with_the_reason():
     probs, y = single_label_draw(30, 3, sharpen=1.0, seed=9)
     result = calibrate("test/broken", {"test/broken": broken}, "single-label", probs, y, probs)
     assert result.status == "failed" and "NaN" in result.reason
+
+
+# --------------------------------------------------------------------------- segment level
+#: Two tracks of two segments each, three classes: the network's logits per segment.
+SEGMENT_LOGITS = np.array([[4.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 2.0]])
+OWNER = np.array([0, 0, 1, 1])
+
+
+def segments_of(logits: np.ndarray, owner: np.ndarray, aggregation="mean") -> SegmentProbabilities:
+    return SegmentProbabilities(
+        softmax(logits, axis=1), owner, int(owner.max()) + 1, aggregation, "single-label"
+    )
+
+
+def test_segment_temperature_divides_each_segments_logits_before_the_mean():
+    segments = segments_of(SEGMENT_LOGITS, OWNER)
+    result = calibrate(
+        "segment-temperature=2", {}, "single-label", None, None, segments.tracks(),
+        test_segments=segments,
+    )  # fmt: skip
+    assert result.ok and result.level == "segment" and result.params == {"temperature": 2.0}
+    # By hand: softmax(z / 2) of each segment, then the mean of each track's two.
+    tempered_segments = softmax(SEGMENT_LOGITS / 2.0, axis=1)
+    expected = np.stack([tempered_segments[:2].mean(axis=0), tempered_segments[2:].mean(axis=0)])
+    np.testing.assert_allclose(result.test_probs, expected, atol=1e-12)
+    np.testing.assert_allclose(  # track 0: (0.7870, 0.1065, 0.1065) and (0.2119, 0.5761, 0.2119)
+        result.test_probs[0], [0.49946, 0.34131, 0.15922], atol=1e-5
+    )
+    # Not the track-level temperature on the mean of the raw segment probabilities.
+    track_level = tempered(segments.tracks(), 2.0, "single-label")
+    assert np.abs(track_level - result.test_probs).max() > 0.05
+    # log p is a logit: the segment probabilities give the network's logits / T exactly.
+    np.testing.assert_allclose(
+        tempered(segments.probs, 2.0, "single-label"), tempered_segments, atol=1e-12
+    )
+
+
+def test_segment_temperature_fit_minimises_the_validation_tracks_nll():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(40 * 5, 4)) * 3
+    owner = np.repeat(np.arange(40), 5)
+    y = rng.integers(0, 4, size=40)
+    logits[np.arange(200), y[owner]] += 1.5  # better than chance, overconfident
+    valid = segments_of(logits, owner)
+    fitted = fit_segment_temperature(valid, y, "single-label")
+    t = fitted.params["temperature"]
+
+    def track_nll(temperature):  # written out: temper, mean per track, -log p[label]
+        p = softmax(logits / temperature, axis=1).reshape(40, 5, 4).mean(axis=1)
+        return -np.log(p[np.arange(40), y]).mean()
+
+    grid = np.exp(np.linspace(np.log(0.1), np.log(10), 4001))
+    best = grid[np.argmin([track_nll(g) for g in grid])]
+    assert t == pytest.approx(best, rel=2e-3) and t > 1.2  # it softens
+    assert track_nll(t) <= min(track_nll(t * 0.99), track_nll(t * 1.01))
+    np.testing.assert_allclose(fitted.transform(valid), valid.tracks(softmax(logits / t, 1)))
+
+
+def test_one_segment_per_track_makes_both_levels_the_same():
+    probs, y = single_label_draw(300, 4, sharpen=2.0, seed=11)
+    one_each = SegmentProbabilities(probs, np.arange(300), 300, "mean", "single-label")
+    segment_t = fit_segment_temperature(one_each, y, "single-label").params["temperature"]
+    track_t = fit_shared_temperature(probs, y, "single-label").params["temperature"]
+    assert segment_t == pytest.approx(track_t, rel=1e-5)
+
+
+def test_every_output_names_the_level():
+    segments = segments_of(SEGMENT_LOGITS, OWNER)
+    y = np.array([1, 2, 1])  # tracks 0 and 2 are wrong, so a finite T fits
+    valid = segments_of(np.vstack([SEGMENT_LOGITS, [[2.0, 1.0, 0.0]]]), np.array([0, 0, 1, 1, 2]))
+    seg = calibrate(
+        "segment-temperature",
+        {"segment-temperature": _builtin("segment-temperature")},
+        "single-label",
+        valid.tracks(),
+        y,
+        segments.tracks(),
+        valid_segments=valid,
+        test_segments=segments,
+    )
+    assert seg.ok, seg.reason
+    assert seg.report()["level"] == "segment" and seg.report()["calibrator"] == (
+        "segment-temperature"
+    )
+    assert list(seg.columns()) == ["segment_temperature"]
+    track = calibrate("temperature=1.5", {}, "single-label", None, None, segments.tracks())
+    assert track.report()["level"] == "track" and track.columns() == {"temperature": 1.5}
+    assert _builtin("segment-temperature").level == "segment"
+    assert resolve("segment-temperature=1.25", {}).level == "segment"
+    assert resolve("temperature=1.25", {}).level == "track"
+
+
+def test_segment_level_calibration_without_segments_is_skipped_saying_why():
+    probs, y = single_label_draw(30, 3, sharpen=1.0, seed=9)
+    result = calibrate("segment-temperature=1.5", {}, "single-label", probs, y, probs)
+    assert result.status == "skipped" and "segment probabilities" in result.reason
+    assert result.report()["level"] == "segment"
+    assert "level" not in calibrate("none", {}, "single-label", probs, y, probs).report()
+
+
+@pytest.mark.parametrize("name", ["segment-temperature=0", "segment-temperature=x"])
+def test_malformed_fixed_segment_temperature_says_what_is_expected(name):
+    with pytest.raises(ConfigError, match="segment-temperature=<T> needs a positive number"):
+        resolve(name, {})
 
 
 # --------------------------------------------------------------------------- in a run
@@ -310,6 +416,90 @@ def test_run_writes_calibrated_predictions_that_recompute_the_calibrated_metrics
         assert np.isfinite(board.loc[0, column]), column
     markdown = (tmp_path / "leaderboard.md").read_text()
     assert "| ece | ece_calibrated | T |" in markdown
+
+
+class SegmentedNoisyPlugin(NoisyPlugin):
+    """The noisy model on log-mel segments (flattened), calibrated per segment."""
+
+    class FlatModel(NoisyPlugin.Model):
+        def fit(self, x, y, x_valid=None, y_valid=None):
+            super().fit(np.asarray(x).reshape(len(x), -1), y)
+
+        def predict_proba(self, x):
+            return super().predict_proba(np.asarray(x).reshape(len(x), -1))
+
+    @hookimpl
+    def genrebench_register_models(self):
+        from genrebench import ModelSpec
+
+        return [ModelSpec("test/noisy-flat", self.FlatModel)]
+
+    @hookimpl
+    def genrebench_register_experiments(self):
+        from genrebench import Segments
+
+        return [
+            ExperimentSpec(
+                "test/noisy",
+                "example/logmel",
+                "test/noisy-flat",
+                segments=Segments(length_frames=8, hop_frames=8, train_count=None, test_count=None),
+                calibration="segment-temperature",
+            )
+        ]
+
+
+def test_segment_level_calibration_in_a_run_is_recomputable_from_the_saved_segments(tmp_path):
+    from genrebench import leaderboard
+
+    registry = load_plugins(extra=[SegmentedNoisyPlugin()])
+    options = RunOptions(
+        experiments=["test/noisy"],
+        datasets=["example-tones"],
+        dataset_options={"per_class": 12},
+        out=tmp_path,
+        split="stratified",
+        split_ratios={"train": 0.34, "valid": 0.33, "test": 0.33},
+    )
+    jobs, _ = plan(registry, options)
+    [result] = Runner(registry, options).run(jobs)
+    assert result["calibration"]["status"] == "ok", result["calibration"]
+    assert result["calibration"]["level"] == "segment"
+    metrics = result["metrics"]
+    t = metrics["segment_temperature"]
+    assert "temperature" not in metrics
+    folder = run_dirs(tmp_path)[0]
+    classes = result["classes"]
+
+    def read(name):
+        frame = pd.read_csv(folder / name)
+        ids = frame["track_id"].tolist()
+        return (
+            ids,
+            frame["label"].map(classes.index).to_numpy(),
+            frame[[f"p_{c}" for c in classes]].to_numpy(),
+        )
+
+    seg_ids, _, seg_probs = read("segment_predictions.csv")
+    test_ids, _, _ = read("predictions.csv")
+    owner = np.array([test_ids.index(i) for i in seg_ids])
+    _, _, calibrated = read("predictions_calibrated.csv")
+    test = SegmentProbabilities(seg_probs, owner, len(test_ids), "mean", "single-label")
+    np.testing.assert_allclose(calibrated, test.tracks(tempered(seg_probs, t, "single-label")))
+    # The fit is reproduced from the saved validation segments, which also give the
+    # validation accuracies.
+    v_seg_ids, v_seg_y, v_seg_probs = read("valid_segment_predictions.csv")
+    valid_ids, valid_y, valid_probs = read("valid_predictions.csv")
+    v_owner = np.array([valid_ids.index(i) for i in v_seg_ids])
+    valid = SegmentProbabilities(v_seg_probs, v_owner, len(valid_ids), "mean", "single-label")
+    refit = fit_segment_temperature(valid, valid_y, "single-label").params["temperature"]
+    assert refit == pytest.approx(t, rel=1e-5)
+    assert metrics["valid_accuracy"] == pytest.approx(np.mean(valid_probs.argmax(1) == valid_y))
+    assert metrics["valid_accuracy_raw"] == pytest.approx(np.mean(v_seg_probs.argmax(1) == v_seg_y))
+    leaderboard.write(leaderboard.build(leaderboard.find_results([tmp_path / "runs"])), tmp_path)
+    assert "| T (segment) |" in (tmp_path / "leaderboard.md").read_text()
+    curves = json.loads((folder / "reliability.json").read_text())
+    assert curves["calibration"]["level"] == "segment"
 
 
 def test_job_without_validation_part_leaves_calibrated_columns_empty_and_says_why(tmp_path):

@@ -447,8 +447,23 @@ def test_every_segment_offsets_and_unknown_placement():
     assert segment_offsets(95, 30, None, "random", rng).tolist() == [0, 30, 60]
     assert segment_offsets(90, 30, None, "even", rng).tolist() == [0, 30, 60]
     assert segment_offsets(10, 30, None, "random", rng).tolist() == [0]
-    with pytest.raises(ConfigError, match="must be 'random' or 'even', got 'middle'"):
+    with pytest.raises(ConfigError, match="one of 'random', 'even', 'start', got 'middle'"):
         segment_offsets(100, 10, 2, "middle", rng)
+
+
+def test_start_placement_takes_the_first_count_hop_spaced_segments():
+    rng = np.random.default_rng(0)
+    # yan2023's windows: 18 of 1 s, one every 1.5 s from the start of a 30 s clip (frames
+    # of 0.1 s here): starts 0, 1.5, ..., 25.5 s, where "every one that fits" gives 20.
+    starts = segment_offsets(300, 10, 18, "start", rng, hop=15)
+    assert starts.tolist() == list(range(0, 256, 15)) and len(starts) == 18
+    assert len(segment_offsets(300, 10, None, "start", rng, hop=15)) == 20
+    assert segment_offsets(40, 10, 18, "start", rng, hop=15).tolist() == [0, 15, 30]  # short
+    assert segment_offsets(5, 10, 18, "start", rng, hop=15).tolist() == [0]  # padded
+    assert segment_offsets(100, 10, 3, "start", rng).tolist() == [0, 10, 20]  # hop = length
+    seg = Segments(length_frames=2, hop_frames=3, train_count=2, placement="start")
+    x, owner = cut([np.arange(12, dtype=np.float32)[None]], ["t"], seg, FRAMED, 2, seed=5)
+    assert x[:, 0].tolist() == [[0.0, 1.0], [3.0, 4.0]] and owner.tolist() == [0, 0]
 
 
 def test_a_short_track_keeps_its_frames_first_then_zeros():

@@ -44,7 +44,7 @@ def test_layouts_load(tmp_path, where, ext):
     assert ds.classes == list(GTZAN_GENRES)
     assert len(ds.tracks) == 20
     assert ds.default_split == "fault-filtered"
-    assert set(ds.fixed_splits) == {"fault-filtered", "stratified-500-250-250"}
+    assert set(ds.fixed_splits) == {"fault-filtered", "stratified-500-250-250", "yan2023-authors"}
     track = ds.track("jazz.00001")
     assert track.labels == ("jazz",) and track.path.suffix == ext
     assert load_audio(track.path, 16000).shape[0] > 0
@@ -165,11 +165,28 @@ def test_full_tree_fixed_and_stratified_splits(tmp_path):
 def test_shipped_split_lists():
     lists = gtzan.read_split_lists()
     sizes = {k: tuple(len(v[p]) for p in ("train", "valid", "test")) for k, v in lists.items()}
-    assert sizes == {"fault-filtered": (443, 197, 290), "stratified-500-250-250": (500, 250, 250)}
+    assert sizes == {
+        "fault-filtered": (443, 197, 290),
+        "stratified-500-250-250": (500, 250, 250),
+        "yan2023-authors": (700, 200, 99),
+    }
     for parts in lists.values():
         ids = [i for p in parts.values() for i in p]
         assert len(ids) == len(set(ids))
-    assert (REPO / "datasets" / "gtzan" / "PROVENANCE.txt").is_file()
+    provenance = (REPO / "datasets" / "gtzan" / "PROVENANCE.txt").read_text(encoding="utf-8")
+    assert "yan2023_authors/" in provenance and "csci467_music_genre_classification" in provenance
+
+
+def test_yan2023_authors_split_is_their_data_split_txt():
+    yan = gtzan.read_split_lists()["yan2023-authors"]
+    per_genre = {p: Counter(i.split(".")[0] for i in ids) for p, ids in yan.items()}
+    assert set(per_genre["train"].values()) == {70} and set(per_genre["valid"].values()) == {20}
+    assert per_genre["test"] == {g: 9 if g == "jazz" else 10 for g in GTZAN_GENRES}
+    everything = {i for ids in yan.values() for i in ids}
+    assert set(gtzan.expected_ids()) - everything == {"jazz.00054"}  # no Kaggle image
+    # The first entry of each of the authors' lists ('pop/pop00050.png' etc.).
+    assert "pop.00050" in yan["train"] and "pop.00024" in yan["valid"]
+    assert "pop.00015" in yan["test"]
 
 
 def test_splits_dir_env(tmp_path, monkeypatch):
@@ -203,6 +220,8 @@ def test_real_gtzan_mini_loads():
     assert (len(ff.train), len(ff.valid), len(ff.test)) == (40, 49, 4)
     fixed = ds.split(SplitRequest("stratified-500-250-250"))
     assert (len(fixed.train), len(fixed.valid), len(fixed.test)) == (42, 31, 27)
+    yan = ds.split(SplitRequest("yan2023-authors"))
+    assert (len(yan.train), len(yan.valid), len(yan.test)) == (74, 15, 11)
     s = ds.split(SplitRequest("stratified", {"train": 0.7, "valid": 0.2, "test": 0.1}))
     assert (len(s.train), len(s.valid), len(s.test)) == (70, 20, 10)
     audio = load_audio(ds.track("jazz.00000").path, 22050, max_seconds=1.0)

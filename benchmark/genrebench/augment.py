@@ -14,16 +14,38 @@ the same with and without augmentation.
 Inputs are model inputs as the loop feeds them (after its optional standardisation):
 ``(batch, ..., bands, frames)`` -- time on the last axis, frequency on the one before, as
 the core cuts segments.  Each augmentation is applied to each example independently with
-probability ``p``, in this order:
+probability ``p``, in the order ``order`` (default: time shift, noise, time mask, frequency
+mask):
 
 ``time_shift``  circular shift along time by a whole number of frames drawn uniformly from
-                ``[-time_shift * frames, +time_shift * frames]`` (a fraction of the length);
-``noise``       add Gaussian noise of standard deviation ``noise`` (input units);
+                ``[-time_shift * frames, +time_shift * frames]`` (a fraction of the length),
+                or from the list ``shifts`` (frames) when that is given; ``roll`` says what
+                is rolled: ``"time"`` (each band along time) or ``"flattened"`` (the
+                example's ``bands x frames`` values in row order, as NumPy's ``np.roll``
+                without an axis: frames pushed off the end of one band enter the next);
+``noise``       add noise of scale ``noise`` (input units): Gaussian with that standard
+                deviation (``noise_kind="gaussian"``) or ``noise * U[0, 1)``
+                (``noise_kind="uniform"``, never negative);
 ``time_mask``   set ``w`` consecutive frames to ``mask_value``, ``w`` uniform in
-                ``[0, time_mask]``, at a uniform start (SpecAugment's time mask);
-``freq_mask``   the same over ``w`` consecutive bands, ``w`` uniform in ``[0, freq_mask]``.
+                ``[0, time_mask]`` (``mask_width="random"``, SpecAugment's time mask) or
+                exactly ``time_mask`` (``mask_width="fixed"``); ``time_masks`` such masks
+                per chosen example; the start is uniform over the starts where the mask fits,
+                or over ``[0, frames - time_mask_margin)`` when a margin is given (a mask
+                running past the edge is then cut there);
+``freq_mask``   the same over bands (``freq_mask``, ``freq_masks``, ``freq_mask_margin``).
 
-A value of 0 (the default) leaves that augmentation out.
+``mask_value`` is a number or ``"min"``: the example's smallest value when its mask step
+starts (the floor of its own spectrogram, after the steps before).  A value of 0 (the
+default) leaves that augmentation out.
+
+The report reproduced by ``pocelli2024`` (its notebook's ``augment_data``) is::
+
+    {"order": ["noise", "time_shift", "time_mask", "freq_mask"], "p": 0.35,
+     "noise": 0.1, "noise_kind": "uniform",
+     "shifts": [-45, -30, -15, 0, 15, 30, 45], "roll": "flattened",
+     "time_mask": 12, "time_masks": 3, "time_mask_margin": 12,
+     "freq_mask": 20, "freq_masks": 2, "freq_mask_margin": 10,
+     "mask_width": "fixed", "mask_value": "min"}
 """
 
 from __future__ import annotations
@@ -36,6 +58,12 @@ import torch
 
 from genrebench.errors import ConfigError
 
+#: The four augmentation steps, by their size keys.
+STEPS = ("time_shift", "noise", "time_mask", "freq_mask")
+NOISE_KINDS = ("gaussian", "uniform")
+ROLLS = ("time", "flattened")
+MASK_WIDTHS = ("random", "fixed")
+
 
 @dataclass(frozen=True)
 class SpectrogramAugment:
@@ -47,23 +75,67 @@ class SpectrogramAugment:
     freq_mask: int = 0
     #: Probability that each augmentation is applied to each example.
     p: float = 0.5
-    #: What masked frames and bands are set to.
-    mask_value: float = 0.0
+    #: What masked frames and bands are set to: a number, or "min" (the example's minimum).
+    mask_value: float | str = 0.0
+    #: "gaussian" (standard deviation ``noise``) or "uniform" (``noise * U[0, 1)``).
+    noise_kind: str = "gaussian"
+    #: The shifts (frames) to draw from, uniformly; None: every shift within ``time_shift``.
+    shifts: tuple[int, ...] | None = None
+    #: "time" (each band rolled along time) or "flattened" (``np.roll`` of bands x frames).
+    roll: str = "time"
+    #: Masks per chosen example.
+    time_masks: int = 1
+    freq_masks: int = 1
+    #: "random": widths uniform in [0, max]; "fixed": exactly ``time_mask`` / ``freq_mask``.
+    mask_width: str = "random"
+    #: Mask starts uniform in [0, size - margin) (masks cut at the edge); None: inside.
+    time_mask_margin: int | None = None
+    freq_mask_margin: int | None = None
+    #: The order of the steps: a permutation of :data:`STEPS`.
+    order: tuple[str, ...] = STEPS
 
     def __post_init__(self) -> None:
+        if self.shifts is not None and not isinstance(self.shifts, tuple):
+            object.__setattr__(self, "shifts", tuple(self.shifts))
+        if not isinstance(self.order, tuple):
+            object.__setattr__(self, "order", tuple(self.order))
         problems = []
         if not self.noise >= 0:
             problems.append(f"noise must be >= 0, got {self.noise}")
         if not 0 <= self.time_shift <= 1:
             problems.append(f"time_shift must be a fraction in [0, 1], got {self.time_shift}")
         for name in ("time_mask", "freq_mask"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not _whole(getattr(self, name), 0):
                 problems.append(
-                    f"{name} must be a whole number of frames/bands >= 0, got {value!r}"
+                    f"{name} must be a whole number of frames/bands >= 0, got "
+                    f"{getattr(self, name)!r}"
                 )
+        for name in ("time_masks", "freq_masks"):
+            if not _whole(getattr(self, name), 1):
+                problems.append(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        for name in ("time_mask_margin", "freq_mask_margin"):
+            value = getattr(self, name)
+            if value is not None and not _whole(value, 0):
+                problems.append(f"{name} must be None or a whole number >= 0, got {value!r}")
         if not 0 <= self.p <= 1:
             problems.append(f"p must be a probability in [0, 1], got {self.p}")
+        if self.mask_value != "min" and (
+            isinstance(self.mask_value, str | bool) or not isinstance(self.mask_value, int | float)
+        ):
+            problems.append(f"mask_value must be a number or 'min', got {self.mask_value!r}")
+        for name, allowed in (
+            ("noise_kind", NOISE_KINDS),
+            ("roll", ROLLS),
+            ("mask_width", MASK_WIDTHS),
+        ):
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.shifts is not None and (
+            not self.shifts or not all(_whole(v, None) for v in self.shifts)
+        ):
+            problems.append(f"shifts must be a non-empty list of whole frames, got {self.shifts}")
+        if sorted(self.order) != sorted(STEPS):
+            problems.append(f"order must list each of {STEPS} once, got {list(self.order)}")
         if problems:
             raise ConfigError("augment: " + "; ".join(problems))
 
@@ -86,8 +158,12 @@ class SpectrogramAugment:
     @property
     def active(self) -> bool:
         return self.p > 0 and bool(
-            self.noise or self.time_shift or self.time_mask or self.freq_mask
+            self.noise or self._shifts_anything or self.time_mask or self.freq_mask
         )
+
+    @property
+    def _shifts_anything(self) -> bool:
+        return any(self.shifts) if self.shifts is not None else bool(self.time_shift)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """An augmented copy of the batch ``x`` (``x`` itself is left unchanged).  Random
@@ -96,22 +172,31 @@ class SpectrogramAugment:
             return x
         if x.dim() < 2:
             raise ConfigError(f"augment needs a batch of examples, got shape {tuple(x.shape)}")
-        if self.freq_mask and x.dim() < 3:
-            raise ConfigError(
-                "augment: freq_mask needs 2-D examples (bands, frames); got examples of shape "
-                f"{tuple(x.shape[1:])}"
-            )
+        for needs, name in ((self.freq_mask, "freq_mask"), (self.roll == "flattened", "roll")):
+            if needs and x.dim() < 3:
+                raise ConfigError(
+                    f"augment: {name} needs 2-D examples (bands, frames); got examples of "
+                    f"shape {tuple(x.shape[1:])}"
+                )
         out = x.clone()
-        if self.time_shift:
-            out = self._shift(out, generator)
-        if self.noise:
-            chosen = self._chosen(len(out), generator, out.device)
-            noise = torch.randn(out.shape, generator=generator).to(out.device, out.dtype)
-            out = out + noise * self.noise * _expand(chosen, out)
-        if self.time_mask:
-            out = self._mask(out, generator, axis=-1, max_width=self.time_mask)
-        if self.freq_mask:
-            out = self._mask(out, generator, axis=-2, max_width=self.freq_mask)
+        for step in self.order:
+            if step == "time_shift" and self._shifts_anything:
+                out = self._shift(out, generator)
+            elif step == "noise" and self.noise:
+                chosen = self._chosen(len(out), generator, out.device)
+                if self.noise_kind == "uniform":
+                    noise = torch.rand(out.shape, generator=generator)
+                else:
+                    noise = torch.randn(out.shape, generator=generator)
+                out = out + noise.to(out.device, out.dtype) * self.noise * _expand(chosen, out)
+            elif step == "time_mask" and self.time_mask:
+                out = self._mask(
+                    out, generator, -1, self.time_mask, self.time_masks, self.time_mask_margin
+                )
+            elif step == "freq_mask" and self.freq_mask:
+                out = self._mask(
+                    out, generator, -2, self.freq_mask, self.freq_masks, self.freq_mask_margin
+                )
         return out
 
     # ------------------------------------------------------------------ pieces
@@ -120,27 +205,64 @@ class SpectrogramAugment:
 
     def _shift(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, frames = len(x), x.shape[-1]
-        limit = int(self.time_shift * frames)
         chosen = self._chosen(n, generator, torch.device("cpu"))
-        shifts = torch.randint(-limit, limit + 1, (n,), generator=generator) * chosen
+        if self.shifts is not None:
+            pick = torch.randint(0, len(self.shifts), (n,), generator=generator)
+            shifts = torch.tensor(self.shifts, dtype=torch.long)[pick] * chosen
+        else:
+            limit = int(self.time_shift * frames)
+            shifts = torch.randint(-limit, limit + 1, (n,), generator=generator) * chosen
+        if self.roll == "flattened":  # np.roll(example) over its last two axes in row order
+            flat = x.flatten(-2)
+            size = flat.shape[-1]
+            index = (torch.arange(size)[None, :] - shifts[:, None]) % size
+            index = index.to(x.device).view(n, *([1] * (flat.dim() - 2)), size).expand_as(flat)
+            return torch.gather(flat, -1, index).view_as(x)
         # output frame t takes input frame (t - shift) mod frames: a circular shift
         index = (torch.arange(frames)[None, :] - shifts[:, None]) % frames
         index = index.to(x.device).view(n, *([1] * (x.dim() - 2)), frames).expand_as(x)
         return torch.gather(x, -1, index)
 
     def _mask(
-        self, x: torch.Tensor, generator: torch.Generator, axis: int, max_width: int
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator,
+        axis: int,
+        max_width: int,
+        count: int,
+        margin: int | None,
     ) -> torch.Tensor:
         n, size = len(x), x.shape[axis]
         chosen = self._chosen(n, generator, torch.device("cpu"))
-        width = torch.randint(0, min(max_width, size) + 1, (n,), generator=generator) * chosen
-        start = (torch.rand(n, generator=generator) * (size - width + 1)).long()
         position = torch.arange(size)[None, :]
-        masked = (position >= start[:, None]) & (position < (start + width)[:, None])
+        masked = torch.zeros(n, size, dtype=torch.bool)
+        for _ in range(count):
+            if self.mask_width == "fixed":
+                width = torch.full((n,), max_width, dtype=torch.long) * chosen
+            else:
+                width = (
+                    torch.randint(0, min(max_width, size) + 1, (n,), generator=generator) * chosen
+                )
+            if margin is None:  # the mask lies inside: starts 0 .. size - width
+                room = (size - width).clamp(min=0) + 1
+            else:  # NumPy's randint(0, size - margin); a mask past the edge is cut there
+                room = torch.full((n,), max(size - margin, 1), dtype=torch.long)
+            start = (torch.rand(n, generator=generator) * room).long()
+            masked |= (position >= start[:, None]) & (position < (start + width)[:, None])
         shape = [n] + [1] * (x.dim() - 1)
         shape[axis] = size
         masked = masked.view(shape).to(x.device)
-        return torch.where(masked, torch.full_like(x, self.mask_value), x)
+        if self.mask_value == "min":
+            value = x.flatten(1).amin(dim=1).view(n, *([1] * (x.dim() - 1)))
+        else:
+            value = torch.full_like(x, float(self.mask_value))
+        return torch.where(masked, value, x)
+
+
+def _whole(value: Any, low: int | None) -> bool:
+    """An int (not a bool) of at least ``low`` (any int when ``low`` is None)."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return ok and (low is None or value >= low)
 
 
 def _expand(chosen: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,20 @@
 name resolution of ``--calibration`` / ``ExperimentSpec.calibration``, and :func:`calibrate`,
 which fits a calibrator on a job's validation tracks and applies it to its test tracks.
 
+A calibrator acts on one of two levels (``CalibratorSpec.level``):
+
+* ``track`` (``temperature``, ``temperature=<T>``, ``temperature-per-label``): on the
+  per-track probabilities, after the experiment's aggregation of its segments;
+* ``segment`` (``segment-temperature``, ``segment-temperature=<T>``): on each segment's
+  probabilities *before* the aggregation, as a paper that "divides the network's output
+  logits by T" and then averages its patches does.  It is still fitted on the validation
+  *tracks*: ``T`` minimises the NLL of their aggregated tempered probabilities.  Segment-level
+  calibrators get :class:`SegmentProbabilities` instead of track arrays.
+
+Every output names the level: ``metrics.json``'s ``calibration`` (``level``), and the
+fitted numbers' columns (``temperature`` for a track-level ``T``, ``segment_temperature``
+for a segment-level one: two different quantities, never averaged in one column).
+
 Temperature scaling (Guo et al. 2017) divides logits by one number ``T`` fitted by
 minimising the validation negative log-likelihood.  The core only has probabilities, so:
 
@@ -36,14 +50,18 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 
+from genrebench.aggregation import aggregate_tracks
 from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.metrics import probability_problem
-from genrebench.specs import Calibration, CalibratorSpec, Task
+from genrebench.specs import CALIBRATION_LEVELS, Calibration, CalibratorSpec, Task
 
 #: The name that turns calibration off.
 NONE = "none"
-#: ``temperature=<T>``: a fixed temperature, resolved by name (paper 000 uses 1.25, 1.5, 1.75).
-FIXED_PATTERN = re.compile(r"^temperature=(?P<value>.+)$")
+#: ``temperature=<T>`` / ``segment-temperature=<T>``: a fixed temperature on the track or
+#: the segment level, resolved by name (paper 000 uses 1.25, 1.5, 1.75).
+FIXED_PATTERN = re.compile(r"^(?P<kind>temperature|segment-temperature)=(?P<value>.+)$")
+#: The prefix of a segment-level calibrator's numeric columns (``segment_temperature``).
+SEGMENT_COLUMN_PREFIX = "segment_"
 #: Probabilities are clipped to [EPS, 1 - EPS] before taking logs (as metrics.nll does),
 #: or higher where the validation probabilities hold exact zeros (probability_floor).
 EPS = 1e-15
@@ -173,6 +191,71 @@ def _logits(probs: np.ndarray, task: Task) -> tuple[np.ndarray, float, dict[str,
     return logits, floor, clip
 
 
+# --------------------------------------------------------------------------- segment level
+@dataclass(frozen=True)
+class SegmentProbabilities:
+    """What a segment-level calibrator sees of one part of a job: each segment's
+    probabilities ``(n_segments, n_classes)``, ``owner[i]`` the track row (0 .. n_tracks-1)
+    of segment ``i``, and the experiment's aggregation rule, which :meth:`tracks` applies."""
+
+    probs: np.ndarray
+    owner: np.ndarray
+    n_tracks: int
+    aggregation: str
+    task: Task
+
+    def tracks(self, probs: np.ndarray | None = None) -> np.ndarray:
+        """Per-track probabilities: ``probs`` (default: the segments' own) aggregated."""
+        segments = self.probs if probs is None else probs
+        return aggregate_tracks(segments, self.owner, self.n_tracks, self.aggregation, self.task)
+
+
+def _track_nll(probs: np.ndarray, y: np.ndarray, task: Task) -> float:
+    """Mean NLL of per-track probabilities: -log p[label] (single-label), mean binary
+    cross-entropy (multi-label); probabilities clipped to [EPS, 1 - EPS]."""
+    p = np.clip(probs, EPS, 1.0 - EPS)
+    if task == "single-label":
+        return float(-np.log(p[np.arange(len(y)), y]).mean())
+    return float(-np.mean(np.where(y == 1, np.log(p), np.log1p(-p))))
+
+
+def _segment_transform(temperature: float, segments: SegmentProbabilities) -> np.ndarray:
+    """Temper each segment, then aggregate per track with the experiment's rule."""
+    return segments.tracks(tempered(segments.probs, temperature, segments.task))
+
+
+def fit_segment_temperature(valid: SegmentProbabilities, y: np.ndarray, task: Task) -> Calibration:
+    """``segment-temperature``: one ``T`` dividing every segment's logits before the
+    aggregation, chosen to minimise the NLL of the validation tracks' aggregated tempered
+    probabilities (same bounded search as :func:`fit_temperature`)."""
+    if valid is None or y is None:
+        raise ValueError("there are no validation tracks to fit on")
+    # the track-level checks (count, labels, classes) on a stand-in of the tracks' shape
+    _check_fit_inputs(np.zeros((valid.n_tracks, valid.probs.shape[1])), y, task)
+    if not np.all(np.isfinite(valid.probs)):
+        raise ValueError("validation segment probabilities contain NaN or infinite values")
+    y = np.asarray(y)
+
+    def loss(log_t: float) -> float:
+        return _track_nll(_segment_transform(math.exp(log_t), valid), y, task)
+
+    result = minimize_scalar(loss, bounds=LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-10})
+    for edge, where in zip(LOG_T_BOUNDS, ("T -> 0", "T -> infinity"), strict=True):
+        if loss(edge) <= result.fun + 1e-12:
+            raise ValueError(
+                f"the validation NLL keeps falling as {where}: no finite temperature fits"
+            )
+    t = float(math.exp(result.x))
+    return Calibration(partial(_segment_transform, t), {"temperature": t})
+
+
+def fixed_segment_temperature(
+    temperature: float, valid: SegmentProbabilities | None, y: np.ndarray | None, task: Task
+) -> Calibration:
+    """``segment-temperature=<T>``: a given ``T`` on every segment; nothing is fitted."""
+    return Calibration(partial(_segment_transform, temperature), {"temperature": temperature})
+
+
 def fit_shared_temperature(probs: np.ndarray, y: np.ndarray, task: Task) -> Calibration:
     """``temperature``: one ``T`` for all classes (single-label) or all labels (multi-label)."""
     probs, y = _check_fit_inputs(probs, y, task)
@@ -228,14 +311,22 @@ BUILTIN = (
         tasks=("multi-label",),
         description="one temperature per label on logit(p), fitted by validation NLL",
     ),
+    CalibratorSpec(
+        "segment-temperature",
+        fit_segment_temperature,
+        description="one temperature dividing each segment's logits (log p; multi-label "
+        "logit(p)) before the aggregation, fitted by the validation tracks' NLL",
+        level="segment",
+    ),
 )
 
 
 # --------------------------------------------------------------------------- names
 def resolve(name: str, registered: Mapping[str, CalibratorSpec]) -> CalibratorSpec | None:
-    """The calibrator called ``name``: a registered one, a fixed ``temperature=<T>``, or
-    ``None`` for ``none``.  Unknown names raise :class:`UnknownNameError` (with the known
-    names and the nearest one); a malformed ``temperature=<T>`` raises :class:`ConfigError`."""
+    """The calibrator called ``name``: a registered one, a fixed ``temperature=<T>`` (track
+    level) or ``segment-temperature=<T>`` (segment level), or ``None`` for ``none``.
+    Unknown names raise :class:`UnknownNameError` (with the known names and the nearest
+    one); a malformed fixed temperature raises :class:`ConfigError`."""
     if name == NONE:
         return None
     if name in registered:
@@ -246,10 +337,19 @@ def resolve(name: str, registered: Mapping[str, CalibratorSpec]) -> CalibratorSp
             value = float(fixed["value"])
         except ValueError:
             value = math.nan
+        kind = fixed["kind"]
         if not (math.isfinite(value) and value > 0):
             raise ConfigError(
-                f"calibrator {name!r}: temperature=<T> needs a positive number, such as "
-                f"temperature=1.5, got {fixed['value']!r}"
+                f"calibrator {name!r}: {kind}=<T> needs a positive number, such as "
+                f"{kind}=1.5, got {fixed['value']!r}"
+            )
+        if kind == "segment-temperature":
+            return CalibratorSpec(
+                name,
+                partial(fixed_segment_temperature, value),
+                needs_validation=False,
+                description=f"fixed temperature {value:g} on each segment's logits",
+                level="segment",
             )
         return CalibratorSpec(
             name,
@@ -257,7 +357,9 @@ def resolve(name: str, registered: Mapping[str, CalibratorSpec]) -> CalibratorSp
             needs_validation=False,
             description=f"fixed temperature {value:g}",
         )
-    raise UnknownNameError("calibrator", name, [*registered, NONE, "temperature=<T>"])
+    raise UnknownNameError(
+        "calibrator", name, [*registered, NONE, "temperature=<T>", "segment-temperature=<T>"]
+    )
 
 
 # --------------------------------------------------------------------------- applying
@@ -273,6 +375,9 @@ class Calibrated:
     params: dict[str, Any] = field(default_factory=dict)
     test_probs: np.ndarray | None = None
     n_valid_tracks: int = 0
+    #: What the calibrator acts on: ``"track"`` or ``"segment"`` (see the module
+    #: docstring); None when there is no calibrator (``none``, an unknown name).
+    level: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -281,6 +386,8 @@ class Calibrated:
     def report(self) -> dict[str, Any]:
         """What ``metrics.json`` records under ``calibration``."""
         out: dict[str, Any] = {"calibrator": self.calibrator, "status": self.status}
+        if self.level is not None:
+            out["level"] = self.level
         if self.reason:
             out["reason"] = self.reason
         if self.ok:
@@ -289,10 +396,12 @@ class Calibrated:
         return out
 
     def columns(self) -> dict[str, float]:
-        """The fitted parameters that are single numbers (``temperature``), as leaderboard
-        columns."""
+        """The fitted parameters that are single numbers, as leaderboard columns:
+        ``temperature`` for a track-level calibrator, ``segment_temperature`` for a
+        segment-level one."""
+        prefix = SEGMENT_COLUMN_PREFIX if self.level == "segment" else ""
         return {
-            k: float(v)
+            f"{prefix}{k}": float(v)
             for k, v in self.params.items()
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
@@ -305,34 +414,60 @@ def calibrate(
     valid_probs: np.ndarray | None,
     y_valid: np.ndarray | None,
     test_probs: np.ndarray,
+    *,
+    valid_segments: SegmentProbabilities | None = None,
+    test_segments: SegmentProbabilities | None = None,
 ) -> Calibrated:
     """Fit the calibrator ``name`` on the validation probabilities and apply it to the test
-    probabilities.  Never raises: an unknown name, a calibrator for another task type, a
-    missing validation part or a failed fit come back as a skipped or failed
-    :class:`Calibrated` with the reason."""
+    probabilities: the per-track ones, or for a segment-level calibrator the segments'
+    (``valid_segments`` / ``test_segments``, whose aggregation gives ``valid_probs`` /
+    ``test_probs``).  Never raises: an unknown name, a calibrator for another task type, a
+    missing validation part, missing segments or a failed fit come back as a skipped or
+    failed :class:`Calibrated` with the reason."""
     try:
         spec = resolve(name, registered)
     except ConfigError as exc:
         return Calibrated(name, "failed", str(exc))
     if spec is None:
         return Calibrated(name, "skipped", "calibration is 'none'")
+    level = getattr(spec, "level", "track")
+    if level not in CALIBRATION_LEVELS:
+        return Calibrated(name, "failed", f"calibrator {name!r} has an unknown level {level!r}")
     if task not in spec.tasks:
-        return Calibrated(name, "skipped", f"calibrator {name!r} supports {'/'.join(spec.tasks)}")
+        return Calibrated(
+            name, "skipped", f"calibrator {name!r} supports {'/'.join(spec.tasks)}", level=level
+        )
     if spec.needs_validation and valid_probs is None:
         return Calibrated(
             name,
             "skipped",
             "the split has no validation part to fit on (use a split with one, or the budget "
             "key calibration_holdout)",
+            level=level,
+        )
+    segment_level = level == "segment"
+    if segment_level and (
+        test_segments is None or (spec.needs_validation and valid_segments is None)
+    ):
+        return Calibrated(
+            name,
+            "skipped",
+            f"calibrator {name!r} acts on segment probabilities, and there are none here "
+            "(only per-track probabilities, e.g. an ensemble's)",
+            level=level,
         )
     try:
-        fitted = spec.fit(valid_probs, y_valid, task)
-        probs = np.asarray(fitted.transform(np.asarray(test_probs, dtype=np.float64)), float)
+        if segment_level:
+            fitted = spec.fit(valid_segments, y_valid, task)
+            probs = np.asarray(fitted.transform(test_segments), float)
+        else:
+            fitted = spec.fit(valid_probs, y_valid, task)
+            probs = np.asarray(fitted.transform(np.asarray(test_probs, dtype=np.float64)), float)
         _check_output(probs, np.shape(test_probs), task)
     except Exception as exc:  # a calibrator must never fail the job
-        return Calibrated(name, "failed", f"{type(exc).__name__}: {exc}")
+        return Calibrated(name, "failed", f"{type(exc).__name__}: {exc}", level=level)
     n_valid = 0 if valid_probs is None or not spec.needs_validation else len(valid_probs)
-    return Calibrated(name, "ok", "", dict(fitted.params), probs, n_valid)
+    return Calibrated(name, "ok", "", dict(fitted.params), probs, n_valid, level)
 
 
 def _check_output(probs: np.ndarray, shape: tuple[int, ...], task: Task) -> None:

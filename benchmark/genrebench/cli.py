@@ -750,8 +750,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibration",
         metavar="NAME",
         help="post-hoc calibrator fitted on the validation tracks, for every experiment: "
-        "temperature, temperature-per-label (multi-label), temperature=<T> (fixed), none, or "
-        "a plugin's (default: each experiment's own, usually temperature)",
+        "temperature, temperature-per-label (multi-label), temperature=<T> (fixed), "
+        "segment-temperature or segment-temperature=<T> (on each segment before the "
+        "aggregation), none, or a plugin's (default: each experiment's own, usually "
+        "temperature)",
     )
     p.add_argument("--seed-start", type=_nonnegative_int, help="first seed (default 0)")
     p.add_argument(

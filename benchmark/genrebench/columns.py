@@ -37,7 +37,10 @@ ROW_COLUMNS = (
 #: A job's costs (``metrics.json`` ``cost``), averaged like metrics.
 COST_COLUMNS = ("train_seconds", "inference_seconds_per_track", "n_parameters", "feature_seconds")
 #: The fitted numbers of the builtin calibrators (:mod:`genrebench.calibration`).
-CALIBRATOR_COLUMNS = ("temperature",)
+CALIBRATOR_COLUMNS = ("temperature", "segment_temperature")
+#: Accuracies the core computes besides the metrics: on the validation tracks, the number
+#: papers that report a development-set result are compared with (:mod:`genrebench.stages`).
+VALIDATION_COLUMNS = ("valid_accuracy", "valid_accuracy_raw")
 #: The comparison with a section's best row (:func:`genrebench.stats.annotate`).
 COMPARISON_COLUMNS = (
     "significance",
@@ -50,7 +53,9 @@ COMPARISON_COLUMNS = (
     "interval_note",
 )
 #: Every column the leaderboard fills itself.
-CORE_COLUMNS = frozenset(ROW_COLUMNS + COST_COLUMNS + CALIBRATOR_COLUMNS + COMPARISON_COLUMNS)
+CORE_COLUMNS = frozenset(
+    ROW_COLUMNS + COST_COLUMNS + CALIBRATOR_COLUMNS + VALIDATION_COLUMNS + COMPARISON_COLUMNS
+)
 #: What the core appends to a metric's column: the metric on calibrated probabilities, the
 #: spread over seeds, the 95 % interval, and k-fold scores.
 CORE_SUFFIXES = ("_calibrated", "_std", "_ci_low", "_ci_high", "_folds", "_fold_std")

@@ -30,6 +30,7 @@ MAIN_METRICS = [
     "ece",
     "ece_calibrated",
     "temperature",
+    "segment_temperature",
     "f1_micro",
     "nll",
     "nll_calibrated",
@@ -55,13 +56,16 @@ MARKDOWN_METRICS = [
     "ece",
     "ece_calibrated",
     "temperature",
+    "segment_temperature",
     "label_accuracy",
     "pr_auc",
     "accuracy_raw",
     "accuracy_vote",
 ]
 #: Short Markdown titles of some columns.
-MARKDOWN_TITLES = {"temperature": "T"}
+#: ``temperature`` divides the per-track log-probabilities, ``segment_temperature`` each
+#: segment's before the aggregation (genrebench.calibration): never one column.
+MARKDOWN_TITLES = {"temperature": "T", "segment_temperature": "T (segment)"}
 
 
 def find_results(paths: Iterable[Path]) -> Results:

@@ -2,7 +2,8 @@
 same folder, then ``os.replace``), so a reader never sees half a file and two writers never
 share a temporary name.
 
-``predictions.csv`` / ``valid_predictions.csv`` / ``segment_predictions.csv``: ``track_id``,
+``predictions.csv`` / ``valid_predictions.csv`` / ``segment_predictions.csv`` /
+``valid_segment_predictions.csv``: ``track_id``,
 ``label`` (several joined by ``|``) and ``p_<class>`` per row.  ``per_class.csv``: precision,
 recall, F1 and support per class (per label for multi-label tasks).
 ``confusion_matrix.csv``: true classes down, predicted classes across (single-label), or
@@ -195,6 +196,7 @@ RESULT_FILES = (
     "predictions_calibrated.csv",
     "valid_predictions.csv",
     "segment_predictions.csv",
+    "valid_segment_predictions.csv",
     "per_class.csv",
     "confusion_matrix.csv",
     "reliability.json",

@@ -8,9 +8,10 @@ for fold ``k`` of a k-fold split, whose pooled result then goes in ``seed-<n>/``
 ``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
 the split has a validation part), ``predictions_calibrated.csv`` (the test tracks after the
 calibrator, when it could be fitted), ``reliability.json`` (reliability-diagram data, raw
-and calibrated: :mod:`genrebench.reliability`), ``segment_predictions.csv`` (when tracks
-have several segments), ``per_class.csv`` and ``confusion_matrix.csv``, ``metrics.json``
-(written last, atomically: its presence marks the job finished) and ``provenance.json``.
+and calibrated: :mod:`genrebench.reliability`), ``segment_predictions.csv`` and
+``valid_segment_predictions.csv`` (when tracks have several segments), ``per_class.csv``
+and ``confusion_matrix.csv``, ``metrics.json`` (written last, atomically: its presence
+marks the job finished) and ``provenance.json``.
 Started again,
 a run skips every job whose ``metrics.json`` is complete for the same configuration, and
 the feature cache spares the extraction.  A job that raises is saved as failed with its
@@ -621,9 +622,9 @@ def calibrators(registry: Registry) -> dict[str, Any]:
 def save_job_files(
     folder: Path, predictions: stages.Predictions, calibrated: calibration.Calibrated
 ) -> list[str]:
-    """The job's per-track predictions (test, validation, calibrated test, test segments)
-    and its per-class report, in the formats of :mod:`genrebench.outputs`; the names of
-    the files written."""
+    """The job's per-track predictions (test, validation, calibrated test, test and
+    validation segments) and its per-class report, in the formats of
+    :mod:`genrebench.outputs`; the names of the files written."""
     p = predictions
     written = ["predictions.csv", "per_class.csv", "confusion_matrix.csv"]
     outputs.save_predictions(
@@ -653,6 +654,21 @@ def save_job_files(
             p.valid_ids,
             p.y_valid,
             p.valid_probs,
+            p.classes,
+            p.task,
+        )
+    valid_owner = p.owner_valid
+    if (
+        p.valid_segment_probs is not None
+        and valid_owner is not None
+        and len(valid_owner) > len(p.valid_ids)
+    ):
+        written.append("valid_segment_predictions.csv")
+        outputs.save_predictions(
+            folder / "valid_segment_predictions.csv",
+            [p.valid_ids[i] for i in valid_owner],
+            p.y_valid[valid_owner],
+            p.valid_segment_probs,
             p.classes,
             p.task,
         )

@@ -11,6 +11,9 @@ from genrebench.errors import ConfigError
 from genrebench.lazy import LazySegments
 from genrebench.specs import FeatureSpec, Segments
 
+#: ``Segments.placement`` values (see :class:`genrebench.specs.Segments`).
+PLACEMENTS = ("random", "even", "start")
+
 
 def segment_frames(segments: Segments, feature: FeatureSpec) -> int | None:
     """Segment length in frames, or None when each track is a single input."""
@@ -53,15 +56,19 @@ def segment_offsets(
     hop: int | None = None,
 ) -> np.ndarray:
     """Start frames of the segments of one track.  With ``count=None``, every segment that
-    fits, one every ``hop`` frames (default: ``length``, no overlap), at least one."""
+    fits, one every ``hop`` frames (default: ``length``, no overlap), at least one.  With
+    placement ``"start"``, the first ``count`` of those (fewer when fewer fit)."""
     room = max(n_frames - length, 0)
-    if count is None:
-        return np.arange(0, room + 1, hop or length)
+    if placement not in PLACEMENTS:
+        raise ConfigError(
+            f"segment placement must be one of {', '.join(map(repr, PLACEMENTS))}, "
+            f"got {placement!r}"
+        )
+    if count is None or placement == "start":
+        return np.arange(0, room + 1, hop or length)[:count]
     if placement == "random":
         return np.sort(rng.integers(0, room + 1, size=count))
-    if placement == "even":
-        return np.linspace(0, room, count).round().astype(int)
-    raise ConfigError(f"segment placement must be 'random' or 'even', got {placement!r}")
+    return np.linspace(0, room, count).round().astype(int)
 
 
 def cut(

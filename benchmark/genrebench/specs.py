@@ -193,21 +193,23 @@ class Segments:
     gives the segment length; ``None`` means the whole feature array is one input, which is
     the only choice for track-level features.  ``train_count`` / ``test_count`` segments are
     taken per track (``None``: every non-overlapping segment).  ``placement`` is
-    ``"random"`` (seeded, the same tracks get the same offsets for a given seed) or
-    ``"even"`` (evenly spread over the track).  Tracks shorter than a segment are
-    zero-padded at the end.
+    ``"random"`` (seeded, the same tracks get the same offsets for a given seed),
+    ``"even"`` (evenly spread over the track) or ``"start"`` (from the start of the track,
+    one every hop: the first ``count`` segments of the ``None`` rule below, fewer when fewer
+    fit, as in "18 windows, one every 1.5 s from the start").  Tracks shorter than a
+    segment are zero-padded at the end.
 
-    ``hop_frames`` (or ``hop_seconds``) applies when a count is ``None``: every segment
-    whose start is a multiple of the hop and that fits in the track (overlapping when the
-    hop is shorter than the segment, as in "3 s patches with a 1 s hop"); without a hop
-    the segments do not overlap.
+    ``hop_frames`` (or ``hop_seconds``) applies when a count is ``None`` or the placement
+    is ``"start"``: every segment whose start is a multiple of the hop and that fits in the
+    track (overlapping when the hop is shorter than the segment, as in "3 s patches with a
+    1 s hop"); without a hop the segments do not overlap.
     """
 
     length_seconds: float | None = None
     length_frames: int | None = None
     train_count: int | None = 1
     test_count: int | None = 1
-    placement: Literal["random", "even"] = "random"
+    placement: Literal["random", "even", "start"] = "random"
     hop_seconds: float | None = None
     hop_frames: int | None = None
 
@@ -326,6 +328,10 @@ class ExperimentSpec:
 
 
 # --------------------------------------------------------------------------- calibration
+#: What a calibrator acts on (``CalibratorSpec.level``).
+CALIBRATION_LEVELS = ("track", "segment")
+
+
 @dataclass(frozen=True)
 class CalibratorSpec:
     """A post-hoc calibrator of per-track probabilities.
@@ -336,21 +342,31 @@ class CalibratorSpec:
     the reason when it cannot fit (the job then reports the reason and goes on).  A
     calibrator that fits nothing (a fixed temperature) sets ``needs_validation=False``: it
     then also runs on jobs without a validation part, and ``fit`` may get ``None`` for both.
+
+    ``level="segment"``: the calibrator acts on each segment's probabilities before the
+    experiment's aggregation.  ``fit`` then gets a
+    :class:`genrebench.calibration.SegmentProbabilities` of the validation segments instead
+    of the track array (the labels stay per track), and the fitted ``transform`` maps the
+    test part's ``SegmentProbabilities`` to per-track probabilities.  Jobs without segments
+    (ensembles) skip such a calibrator, saying why.
     """
 
     name: str
-    fit: Callable[[np.ndarray | None, np.ndarray | None, Task], Calibration]
+    fit: Callable[[Any, np.ndarray | None, Task], Calibration]
     tasks: tuple[Task, ...] = TASKS
     description: str = ""
     needs_validation: bool = True
+    level: Literal["track", "segment"] = "track"
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted calibrator: ``transform(probs) -> probs`` of the same shape, and the fitted
-    parameters to report (for example ``{"temperature": 1.4}``)."""
+    """A fitted calibrator: ``transform(probs) -> probs`` of the same shape (for a
+    segment-level calibrator: the test segments' ``SegmentProbabilities`` -> per-track
+    probabilities), and the fitted parameters to report (for example
+    ``{"temperature": 1.4}``)."""
 
-    transform: Callable[[np.ndarray], np.ndarray]
+    transform: Callable[[Any], np.ndarray]
     params: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from genrebench.aggregation import aggregate_tracks, get_aggregation
 from genrebench.cache import FeatureCache
-from genrebench.calibration import Calibrated
+from genrebench.calibration import Calibrated, SegmentProbabilities
 from genrebench.calibration import calibrate as fit_and_apply_calibrator
 from genrebench.dataset import SPLIT_PARTS, Dataset, Problem, Split, stratified_split
 from genrebench.errors import ConfigError
@@ -123,7 +123,7 @@ class Trained:
 @dataclass
 class Predictions:
     """Per-track probabilities of the test part (and of the validation part, when the split
-    has one), the test segments' probabilities and the labels they are scored against."""
+    has one), the segments' probabilities and the labels they are scored against."""
 
     classes: list[str]
     task: str
@@ -137,6 +137,23 @@ class Predictions:
     valid_probs: np.ndarray | None
     threshold: float
     inference_seconds: float
+    #: The validation segments' probabilities and their track rows (None: no validation
+    #: part, or per-track probabilities only, as an ensemble's).
+    valid_segment_probs: np.ndarray | None = None
+    owner_valid: np.ndarray | None = None
+    #: The experiment's aggregation rule (segment-level calibration re-applies it).
+    aggregation: str = "mean"
+
+    def segments(self, part: str) -> SegmentProbabilities | None:
+        """The ``"test"`` or ``"valid"`` segments for a segment-level calibrator (None when
+        this part has no segment probabilities)."""
+        if part == "test":
+            probs, owner, n = self.test_segment_probs, self.owner_test, len(self.test_ids)
+        else:
+            probs, owner, n = self.valid_segment_probs, self.owner_valid, len(self.valid_ids)
+        if probs is None or owner is None:
+            return None
+        return SegmentProbabilities(probs, owner, n, self.aggregation, self.task)
 
 
 # --------------------------------------------------------------------------- stages
@@ -299,10 +316,11 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
     test_probs = aggregate_tracks(
         seg_probs, inputs.owner_test, len(inputs.test_ids), ctx.experiment.aggregation, ctx.task
     )
-    valid_probs = y_valid = None
+    valid_probs = y_valid = valid_seg_probs = None
     if inputs.valid_ids:
+        valid_seg_probs = _predict(ctx, model, inputs.x_valid, inputs.valid_ids, inputs.owner_valid)
         valid_probs = aggregate_tracks(
-            _predict(ctx, model, inputs.x_valid, inputs.valid_ids, inputs.owner_valid),
+            valid_seg_probs,
             inputs.owner_valid,
             len(inputs.valid_ids),
             ctx.experiment.aggregation,
@@ -322,13 +340,18 @@ def predict_tracks(ctx: JobContext, trained: Trained, inputs: Inputs) -> Predict
         valid_probs=valid_probs,
         threshold=float(getattr(model, "threshold", 0.5)),
         inference_seconds=inference_seconds,
+        valid_segment_probs=valid_seg_probs,
+        owner_valid=inputs.owner_valid if inputs.valid_ids else None,
+        aggregation=ctx.experiment.aggregation,
     )
 
 
 def score(ctx: JobContext, predictions: Predictions) -> dict[str, float | None]:
     """Every registered metric of the task type on the test tracks, plus segment-level
-    accuracy and the extra aggregations' accuracies.  A metric that raises leaves its
-    columns None and its error in ``ctx.metric_failures``; the job goes on."""
+    accuracy and the extra aggregations' accuracies, and the accuracies on the validation
+    tracks (``valid_accuracy``, ``valid_accuracy_raw``: what papers that report a
+    development-set number are compared with).  A metric that raises leaves its columns
+    None and its error in ``ctx.metric_failures``; the job goes on."""
     p = predictions
     values = compute_metrics(
         ctx.metrics, ctx.task, p.y_test, p.test_probs, p.threshold, ctx.metric_failures
@@ -336,16 +359,39 @@ def score(ctx: JobContext, predictions: Predictions) -> dict[str, float | None]:
     values.update(
         extra_accuracies(ctx.experiment, ctx.task, p.test_segment_probs, p.owner_test, p.y_test)
     )
+    values.update(validation_accuracies(p))
     return values
+
+
+def validation_accuracies(p: Predictions) -> dict[str, float]:
+    """Single-label accuracy on the validation tracks (``valid_accuracy``) and, where tracks
+    have several segments, on their segments (``valid_accuracy_raw``); nothing without a
+    validation part.  A calibration holdout counts: its tracks are validation tracks the
+    model never saw."""
+    if p.task != "single-label" or p.valid_probs is None or p.y_valid is None:
+        return {}
+    out = {"valid_accuracy": float(np.mean(p.valid_probs.argmax(axis=1) == p.y_valid))}
+    seg, owner = p.valid_segment_probs, p.owner_valid
+    if seg is not None and owner is not None and len(owner) > len(p.valid_ids):
+        out["valid_accuracy_raw"] = float(np.mean(seg.argmax(axis=1) == p.y_valid[owner]))
+    return out
 
 
 def calibrate(ctx: JobContext, predictions: Predictions) -> Calibrated:
     """Fit the experiment's calibrator on the validation tracks' probabilities and apply it
-    to the test tracks'.  Never fails the job: a missing validation part or a calibrator
+    to the test tracks' (a segment-level calibrator: on their segments' probabilities,
+    before the aggregation).  Never fails the job: a missing validation part or a calibrator
     that cannot be fitted comes back as skipped or failed, with the reason."""
     p = predictions
     calibrated = fit_and_apply_calibrator(
-        ctx.calibration, ctx.calibrators, ctx.task, p.valid_probs, p.y_valid, p.test_probs
+        ctx.calibration,
+        ctx.calibrators,
+        ctx.task,
+        p.valid_probs,
+        p.y_valid,
+        p.test_probs,
+        valid_segments=p.segments("valid"),
+        test_segments=p.segments("test"),
     )
     ctx.provenance["calibration"] = calibrated.report()
     return calibrated

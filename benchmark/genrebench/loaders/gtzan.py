@@ -3,8 +3,9 @@
 Reads any of the layouts in circulation (Marsyas ``genres/``, Kaggle ``genres_original/``,
 a folder of genre folders) in wav, au or flac.  Split schemes: ``fault-filtered`` (the
 artist-conflict-free split of Kereliuk and Sturm, 443/197/290 tracks, the default),
-``stratified-500-250-250`` (a fixed random stratified list from the same repository) and the
-core's seeded ``stratified`` scheme with any ratios.  The lists ship in ``datasets/gtzan/``.
+``stratified-500-250-250`` (a fixed random stratified list from the same repository),
+``yan2023-authors`` (the 700/200/99 list of Yan, Wang and Wu's public code) and the core's
+seeded ``stratified`` scheme with any ratios.  The lists ship in ``datasets/gtzan/``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ KNOWN_FAULTS = {
 SCHEMES = {
     "fault-filtered": ("sturm_filtered", "{part}_filtered.txt"),
     "stratified-500-250-250": ("stratified", "{part}_stratified.txt"),
+    "yan2023-authors": ("yan2023_authors", "{part}_yan2023.txt"),
 }
 DEFAULT_SPLIT = "fault-filtered"
 OPTIONS = ("strict", "images", *VALIDATE_OPTIONS)

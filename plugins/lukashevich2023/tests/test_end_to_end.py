@@ -36,12 +36,15 @@ def _check(out: Path, experiment: str, dataset: str) -> dict:
     assert rows[0].get("status", "ok") == "ok", rows[0].get("error")
     for column in ("accuracy", "f1_macro", "roc_auc", "ece"):
         assert 0.0 <= float(rows[0][column]) <= 1.0, column
-    # calibrated beside raw: a temperature fitted on the validation tracks (or a fixed one)
-    assert float(rows[0]["temperature"]) > 0
+    # calibrated beside raw: a temperature on each patch's logits, fitted on the validation
+    # tracks (or a fixed one); its column says it is a segment-level T
+    assert float(rows[0]["segment_temperature"]) > 0
+    assert not rows[0].get("temperature")
     assert 0.0 <= float(rows[0]["ece_calibrated"]) <= 1.0
     run = out / "runs" / experiment / dataset / "quick" / "seed-0"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["aggregation"] == "mean"
+    assert metrics["calibration"]["level"] == "segment"
     with open(run / "predictions.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == metrics["n_test_tracks"]
     assert (run / "predictions_calibrated.csv").is_file()
@@ -73,7 +76,7 @@ def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
     assert musicnn["n_test_tracks"] == 40
     assert musicnn["caps"]["ignored"] == {"max_test_tracks": 20}
     fixed = _check(out, "lukashevich2023/musicnn-mlp-t1.25", "synthetic-genres")
-    assert fixed["metrics"]["temperature"] == 1.25
+    assert fixed["metrics"]["segment_temperature"] == 1.25
     # same training, same raw probabilities; only the calibrated columns differ
     assert fixed["metrics"]["accuracy"] == musicnn["metrics"]["accuracy"]
     assert fixed["metrics"]["ece"] == pytest.approx(musicnn["metrics"]["ece"])

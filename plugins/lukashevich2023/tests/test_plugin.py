@@ -62,20 +62,25 @@ def test_musicnn_row_is_labelled_a_substitute(registry):
 
 
 def test_fixed_temperature_variants_of_fig_7(registry):
+    # The paper divides the network's output logits (per patch) by T, then averages per file:
+    # every calibrator of this plugin acts on the segment level.
     for base in ("openl3-mlp", "musicnn-mlp"):
         parent = registry.get("experiments", f"lukashevich2023/{base}")
-        assert parent.calibration == "temperature"  # fitted on the validation tracks
+        assert parent.calibration == "segment-temperature"  # fitted on the validation tracks
         for t in ("1.25", "1.5", "1.75"):
             exp = registry.get("experiments", f"lukashevich2023/{base}-t{t}")
-            assert exp.calibration == f"temperature={t}"
+            assert exp.calibration == f"segment-temperature={t}"
             assert (exp.feature, exp.model, exp.segments) == (
                 parent.feature,
                 parent.model,
                 parent.segments,
             )
             assert exp.requires_weights == parent.requires_weights
-            assert exp.description.startswith(parent.description)
-    assert registry.get("experiments", "lukashevich2023/resnet").calibration == "temperature"
+            assert f"fixed temperature T = {t} on each patch's logits" in exp.description
+            assert "fitted on validation" not in exp.description
+    resnet = registry.get("experiments", "lukashevich2023/resnet")
+    assert resnet.calibration == "segment-temperature"
+    assert registry.get("calibrators", "segment-temperature").level == "segment"
 
 
 def test_mc_dropout_variants(registry):

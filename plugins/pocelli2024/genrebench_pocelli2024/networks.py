@@ -3,8 +3,8 @@ dense layer.
 
 The sizes are those of the report's own code (``unet_model(input_shape=(256, 256, 1),
 num_filters=512)`` in ``Deliverables/project.ipynb`` of the authors' public repository,
-Keras): the report's figures that drew it are missing from its text.  With ``f =
-num_filters`` (512):
+Keras, as of commit 1411135, the last notebook before the reported run): the report's
+figures that drew it are missing from its text.  With ``f = num_filters`` (512):
 
 * **stem**: conv ``f/32`` (16) 3×3 + ReLU, max-pool 2×2, batch norm, dropout;
 * **encoder**, three blocks of ``f/16, f/8, f/4`` (32, 64, 128) filters: conv 3×3 + ReLU,
@@ -12,7 +12,9 @@ num_filters`` (512):
   halves the resolution and doubles the filters;
 * **bottleneck**: conv ``f/2`` (256) 3×3 + ReLU;
 * **decoder**, three blocks back up (128, 64, 32): transposed conv 3×3 stride 2 (doubles
-  the resolution), concatenated with the encoder's skip features, conv 3×3 + ReLU twice;
+  the resolution, aligned as Keras' ``padding="same"``), concatenated with the encoder's
+  skip features, dropout (``decoder_dropout``; the 29 May notebook had none), conv 3×3 +
+  ReLU twice;
 * **features**: transposed conv ``f/32`` (16) 3×3 stride 1, no activation;
 * **parallel convolutions**, four "towers" of ``f/16, f/8, f/4, f/2`` filters: two 3×3
   convolutions side by side on the same input -- the first followed by ReLU, the second by
@@ -67,19 +69,39 @@ class EncoderBlock(nn.Module):
         return skip, self.pool(skip)
 
 
-class DecoderBlock(nn.Module):
-    """Transposed conv (×2 resolution), concatenation with the skip features,
-    conv-ReLU-conv-ReLU."""
+class SameTransposedConv2d(nn.ConvTranspose2d):
+    """Keras' ``Conv2DTranspose(kernel 3, strides 2, padding="same")``: output ``2 × input``,
+    aligned as TensorFlow aligns it.
+
+    TensorFlow's "same" transposed convolution is the gradient of a stride-2 "same"
+    convolution, which pads its input at the end only (one row and column for kernel 3 on
+    an even size).  Its output is the full transposed convolution (``2n + 1`` wide) without
+    its *last* row and column.  torch's ``padding=1, output_padding=1`` drops the *first*
+    instead, which shifts every output by one pixel against the skip features it is
+    concatenated with; so this layer computes the full output and crops the end."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(c_in, c_out, 3, stride=2, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        full = super().forward(x)
+        return full[..., : 2 * x.shape[-2], : 2 * x.shape[-1]]
+
+
+class DecoderBlock(nn.Module):
+    """Transposed conv (×2 resolution), concatenation with the skip features, dropout
+    (``dropout`` 0: none), conv-ReLU-conv-ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.up = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)
+        self.up = SameTransposedConv2d(c_in, c_out)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.convs = nn.Sequential(
             conv3(2 * c_out, c_out), nn.ReLU(), conv3(c_out, c_out), nn.ReLU()
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.convs(torch.cat([self.up(x), skip], dim=1))
+        return self.convs(self.dropout(torch.cat([self.up(x), skip], dim=1)))
 
 
 class Tower(nn.Module):
@@ -106,8 +128,9 @@ class UNetParallel(nn.Module):
         input_shape: Sequence[int] = (256, 256),
         *,
         num_filters: int = 512,
-        dropout: float = 0.2,
+        dropout: float = 0.3,
         input_pool: int = 1,
+        decoder_dropout: bool = True,
     ) -> None:
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape[-2:])
@@ -142,8 +165,13 @@ class UNetParallel(nn.Module):
             ]
         )
         self.bottleneck = nn.Sequential(conv3(c3, c4), nn.ReLU())
+        up_dropout = dropout if decoder_dropout else 0.0
         self.decoders = nn.ModuleList(
-            [DecoderBlock(c4, c3), DecoderBlock(c3, c2), DecoderBlock(c2, c1)]
+            [
+                DecoderBlock(c4, c3, up_dropout),
+                DecoderBlock(c3, c2, up_dropout),
+                DecoderBlock(c2, c1, up_dropout),
+            ]
         )
         self.features = nn.ConvTranspose2d(c1, c0, 3, stride=1, padding=1)
         towers: list[nn.Module] = []
@@ -188,17 +216,24 @@ def count_parameters(module: nn.Module) -> int:
 
 
 # --------------------------------------------------------------------------- training
-#: Architecture parameters an experiment may set (``model_params`` or a profile budget).
-MODEL_DEFAULTS: dict[str, Any] = {"num_filters": 512, "dropout": 0.2, "input_pool": 1}
-#: Training settings (the report's Keras ``model.compile(optimizer='adam')`` and
-#: ``fit(..., epochs=25)`` with batches of 4; L2 1e-3 on the kernels, i.e. a gradient of
-#: 2e-3·w: torch's coupled Adam weight decay 2e-3).  Early stopping is ours.
+#: Architecture parameters an experiment may set (``model_params`` or a profile budget):
+#: the notebook of the reported run (commit 1411135, 20 June 2024): dropout 0.3, also after
+#: each decoder concatenation.
+MODEL_DEFAULTS: dict[str, Any] = {
+    "num_filters": 512,
+    "dropout": 0.3,
+    "input_pool": 1,
+    "decoder_dropout": True,
+}
+#: Training settings of the same notebook (Keras ``model.compile(optimizer='adam')``,
+#: ``fit(..., epochs=25)``, batches of 16; L2 1e-2 on the kernels, i.e. a gradient of
+#: 2e-2·w: torch's coupled Adam weight decay 2e-2).  Early stopping is ours.
 TRAIN_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "lr": 1e-3,
-    "batch_size": 4,
+    "batch_size": 16,
     "epochs": 25,
-    "weight_decay": 2e-3,
+    "weight_decay": 2e-2,
     "patience": 5,
     "standardize": None,  # inputs are already in [0, 1]
     "init": None,  # the network initialises itself like Keras (glorot_init)
@@ -225,6 +260,7 @@ def build_network(setup: ModelSetup) -> UNetParallel:
         num_filters=int(arch["num_filters"]),
         dropout=float(arch["dropout"]),
         input_pool=int(arch["input_pool"]),
+        decoder_dropout=bool(arch["decoder_dropout"]),
     )
 
 

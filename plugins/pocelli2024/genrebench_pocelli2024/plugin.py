@@ -42,16 +42,29 @@ SEGMENTS = Segments(
 #: part kept apart and a tenth of the songs for early stopping.
 SPLIT = SplitRequest("stratified", {"train": 0.7, "valid": 0.1, "test": 0.2})
 
-#: The augmentation of ``pocelli2024/unet-augment`` (the report names the four techniques
-#: but not their sizes): on clips scaled to [0, 1] (80 dB), noise of 0.05 (4 dB), a
-#: circular time shift of up to 10 % (25 frames, 0.6 s), a time mask of up to 25 frames
-#: (0.58 s) and a frequency mask of up to 25 of the 256 bands, each with probability 0.5.
+#: The augmentation of ``pocelli2024/unet-augment``: the report's notebook (cell 10, the
+#: same in every stored version), ``augment_data`` applied to each training clip, with the
+#: core's ``genrebench.augment``.  Each step with probability 0.35, in this order: noise
+#: ``0.1·U[0, 1)`` on the clip's 80 dB scale (the notebook's [-1, 0], ours [0, 1]: the same
+#: steps); ``np.roll`` of the flattened 256 × 256 clip by 15·k, k in -3..3 (frames pushed
+#: off one band enter the next); three time masks of exactly 12 frames, starts
+#: ``randint(0, 256 - 12)``; two frequency masks of exactly 20 bands, starts
+#: ``randint(0, 256 - 10)`` (cut at the top band); masks set to the clip's minimum.
 AUGMENT: dict[str, Any] = {
-    "noise": 0.05,
-    "time_shift": 0.1,
-    "time_mask": 25,
-    "freq_mask": 25,
-    "p": 0.5,
+    "order": ["noise", "time_shift", "time_mask", "freq_mask"],
+    "p": 0.35,
+    "noise": 0.1,
+    "noise_kind": "uniform",
+    "shifts": [15 * k for k in range(-3, 4)],
+    "roll": "flattened",
+    "time_mask": 12,
+    "time_masks": 3,
+    "time_mask_margin": 12,
+    "freq_mask": 20,
+    "freq_masks": 2,
+    "freq_mask_margin": 10,
+    "mask_width": "fixed",
+    "mask_value": "min",
 }
 
 #: ``quick``: a smoke test of the whole pipeline for the main job (every plugin, 2 seeds,
@@ -69,30 +82,43 @@ QUICK: dict[str, Any] = {
     "max_valid_tracks": 10,
     "max_test_tracks": 20,
 }
-#: ``paper``: the report's network and its Keras settings (Adam 1e-3, batches of 4,
-#: 25 epochs), stopped early after 5 epochs without a lower validation loss.
+#: ``paper``: the network and Keras settings of the reported run (the notebook of 20 June,
+#: commit 1411135: Adam 1e-3, batches of 16, dropout 0.3 also after each decoder
+#: concatenation, L2 1e-2; the model defaults), 25 epochs, stopped early after 5 epochs
+#: without a lower validation loss (ours).
 PAPER_BUDGET: dict[str, Any] = {"epochs": 25, "patience": 5}
+#: The regularisation of the 29 May notebooks (commits 56f8830 to 3e85390): dropout 0.2,
+#: none after the decoder concatenations, L2 1e-3 (weight decay 2e-3), batches of 4.
+MAY29: dict[str, Any] = {
+    "dropout": 0.2,
+    "decoder_dropout": False,
+    "weight_decay": 2e-3,
+    "batch_size": 4,
+}
+#: ``paper-may29``: the paper profile with the 29 May settings.
+PAPER_MAY29: dict[str, Any] = {**PAPER_BUDGET, **MAY29}
 #: ``paper-narrow``: the same schedule on the quick profile's narrower network (clips
 #: averaged 2×2, filters 4 … 64): about 1/15 of the CPU time, for machines without a GPU.
 PAPER_NARROW: dict[str, Any] = {**PAPER_BUDGET, "num_filters": 128, "input_pool": 2}
+#: ``quick`` keeps the regularisation it was sized with (the 29 May values; its own keys
+#: win), so moving the model defaults to the reported run leaves the smoke test as it was.
+QUICK_REGULARISATION = {k: v for k, v in MAY29.items() if k != "batch_size"}
 
-REPORTED = (
+#: The report's one number, for the run with augmentation: clip-level accuracy on the
+#: validation songs after the last of 25 epochs (``val_accuracy`` 0.667 in the repository's
+#: ``Deliverables/results/training_history.json``).  The original paper's 99.4 % is not
+#: attached to any row: it belongs to a different, > 300 MB network (see the README).
+REPORTED_AUGMENT = (
     Reported(
-        "accuracy_raw",
+        "valid_accuracy_raw",
         0.667,
         dataset="gtzan",
-        source="report, Sec. 6 (Results)",
-        note="clip-level accuracy on the 20 % validation songs (5 × 6 s clips each, split by "
-        "song, 25 epochs); 76 % on the training clips; one run",
-    ),
-    Reported(
-        "accuracy_raw",
-        0.994,
-        dataset="gtzan",
-        source="original paper, as quoted in the report's Sec. 7",
-        note="claimed by the original (also 99–100 %, mean 99.85 %, and 97 % in its "
-        "confusion matrix); not reproduced by the report, which suspects clips of one song "
-        "on both sides of the split",
+        source="report, Sec. 6 (Results); training_history.json, epoch 25",
+        note="clip level (5 clips of 256 frames per song), the 20 % validation songs of a "
+        "random stratified 80/20 split by song without a test part (an artist's songs fall "
+        "on both sides, which flatters accuracy against the artist-conflict-free "
+        "fault-filtered split), weights after the last of 25 epochs, with augmentation; one "
+        "run; 76 % on the (augmented) training clips",
     ),
 )
 
@@ -133,13 +159,15 @@ def _models() -> list[ModelSpec]:
             create_unet,
             tasks=("single-label",),
             description="U-Net (3 encoder / 3 decoder blocks, skip connections) + 4 parallel-"
-            "convolution towers + dense; ReLU, batch norm, dropout 0.2, L2 (3.45 M parameters "
+            "convolution towers + dense; ReLU, batch norm, dropout 0.3, L2 (3.45 M parameters "
             "for 256×256 clips, 10 classes)",
         )
     ]
 
 
-def _experiment(suffix: str, augment: dict[str, Any] | None, what: str) -> ExperimentSpec:
+def _experiment(
+    suffix: str, augment: dict[str, Any] | None, what: str, reported: tuple[Reported, ...]
+) -> ExperimentSpec:
     params: dict[str, Any] = {"augment": augment} if augment else {}
     return ExperimentSpec(
         name=f"{PREFIX}/unet{suffix}",
@@ -148,8 +176,9 @@ def _experiment(suffix: str, augment: dict[str, Any] | None, what: str) -> Exper
         tasks=("single-label",),
         model_params=params,
         profiles={
-            "quick": dict(QUICK),
+            "quick": {**QUICK_REGULARISATION, **QUICK},
             "paper": dict(PAPER_BUDGET),
+            "paper-may29": dict(PAPER_MAY29),
             "paper-narrow": dict(PAPER_NARROW),
         },
         segments=SEGMENTS,
@@ -159,17 +188,19 @@ def _experiment(suffix: str, augment: dict[str, Any] | None, what: str) -> Exper
         description=f"U-Net + parallel convolutions on 5 × 5.94 s log-mel clips per song, {what}; "
         "clip-level (raw), song-level mean-probability and vote accuracy",
         paper=PAPER,
-        reported=REPORTED,
+        reported=reported,
     )
 
 
 def _experiments() -> list[ExperimentSpec]:
     return [
-        _experiment("", None, "no augmentation"),
+        _experiment("", None, "no augmentation (the report gives no number for it)", ()),
         _experiment(
             "-augment",
             AUGMENT,
-            "on-the-fly noise, time shift, time and frequency masks (the report's choice)",
+            "on-the-fly noise, time shift, time and frequency masks as the report's notebook "
+            "defines them (the report's run)",
+            REPORTED_AUGMENT,
         ),
     ]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from genrebench_pocelli2024.networks import (
+    SameTransposedConv2d,
     UNetParallel,
     build_config,
     build_network,
@@ -107,6 +108,72 @@ def test_bad_sizes_are_rejected():
         create(_setup(shape=(498,)))
 
 
+# --------------------------------------------------------------------------- alignment
+def keras_same_transposed(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """TensorFlow's ``conv2d_transpose(padding="SAME")`` from its definition: the gradient,
+    with respect to its input, of the "SAME" convolution that maps the output size back to
+    the input size.  That convolution pads ``(in - 1)·s + k - out`` in all, ``total // 2``
+    before and the rest after, as TensorFlow does (stride 2, kernel 3: 0 before, 1 after;
+    stride 1: 1 and 1)."""
+    n, _, h, w = x.shape
+    k = weight.shape[-1]
+    out_h, out_w = h * stride, w * stride
+    total_h = max((h - 1) * stride + k - out_h, 0)
+    total_w = max((w - 1) * stride + k - out_w, 0)
+    pad = (total_w // 2, total_w - total_w // 2, total_h // 2, total_h - total_h // 2)
+    with torch.enable_grad():
+        z = torch.zeros(n, weight.shape[1], out_h, out_w, requires_grad=True)
+        # ConvTranspose2d weights are (in, out, k, k); the forward convolution's are (in, out)
+        # swapped, i.e. conv2d(z, weight) maps out channels to in channels.
+        y = torch.nn.functional.conv2d(torch.nn.functional.pad(z, pad), weight, stride=stride)
+        (grad,) = torch.autograd.grad((y * x).sum(), z)
+    return grad
+
+
+def test_transposed_convolution_is_aligned_as_keras_same():
+    torch.manual_seed(0)
+    layer = SameTransposedConv2d(2, 3)
+    with torch.no_grad():
+        layer.bias.zero_()
+    x = torch.randn(1, 2, 4, 5)
+    with torch.no_grad():
+        ours = layer(x)
+    assert ours.shape == (1, 3, 8, 10)
+    torch.testing.assert_close(ours, keras_same_transposed(x, layer.weight.detach(), 2))
+    # torch's padding=1, output_padding=1 (the earlier layer) is the same grid shifted one
+    # pixel up and left: it matches the Keras output moved by one, not the Keras output.
+    shifted = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, bias=False)
+    with torch.no_grad():
+        shifted.weight.copy_(layer.weight)
+        old = shifted(x)
+    assert not torch.allclose(old, ours)
+    torch.testing.assert_close(old[..., :-1, :-1], ours[..., 1:, 1:])
+
+
+def test_transposed_convolution_on_a_single_pixel():
+    # One input pixel at (0, 0): Keras' "same" output holds the kernel itself at the top left
+    # (output rows/columns 0-2); the first output pixel is the kernel's first tap.
+    layer = SameTransposedConv2d(1, 1)
+    kernel = torch.arange(9, dtype=torch.float32).view(3, 3) + 1  # 1 .. 9
+    with torch.no_grad():
+        layer.weight.copy_(kernel.view(1, 1, 3, 3))
+        layer.bias.zero_()
+        x = torch.zeros(1, 1, 2, 2)
+        x[0, 0, 0, 0] = 1.0
+        out = layer(x)[0, 0]
+    expected = torch.zeros(4, 4)
+    expected[:3, :3] = kernel
+    torch.testing.assert_close(out, expected)
+    # the stride-1 "features" layer: torch's padding=1 is Keras' "same" there
+    net = UNetParallel(10, (32, 32), num_filters=64)
+    x = torch.randn(1, net.features.in_channels, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            net.features(x) - net.features.bias.view(1, -1, 1, 1),
+            keras_same_transposed(x, net.features.weight.detach(), 1),
+        )
+
+
 # --------------------------------------------------------------------------- layers
 def test_activations_normalisation_dropout(net):
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
@@ -120,6 +187,12 @@ def test_activations_normalisation_dropout(net):
     assert [m.num_features for m in norms] == [16, 32, 64, 128]
     assert all(m.eps == 1e-3 for m in norms)
     drops = [m for m in net.modules() if isinstance(m, nn.Dropout)]
+    # the reported run: stem, 3 encoders, 3 decoders (after the concatenation), 4 towers
+    assert len(drops) == 11 and all(m.p == 0.3 for m in drops)
+    for decoder in net.decoders:
+        assert isinstance(decoder.dropout, nn.Dropout)
+    may29 = UNetParallel(10, (64, 64), num_filters=64, dropout=0.2, decoder_dropout=False)
+    drops = [m for m in may29.modules() if isinstance(m, nn.Dropout)]
     assert len(drops) == 8 and all(m.p == 0.2 for m in drops)  # stem, 3 encoders, 4 towers
 
 
@@ -139,15 +212,15 @@ def test_glorot_initialisation_and_determinism():
 
 # --------------------------------------------------------------------------- training
 def test_one_optimisation_step_lowers_the_loss():
-    """The report's network and settings (Adam, batch 4, L2), one step on one batch.  At the
-    report's rate 1e-3 Adam's first step (every weight moves by about the rate) overshoots
-    on this batch (3.1 -> 11.9); at 1e-4 it descends."""
+    """The report's network and settings (Adam, batch 16, L2), one step on one batch.  At
+    the report's rate 1e-3 Adam's first step (every weight moves by about the rate)
+    overshoots on this batch; at 1e-4 it descends."""
     rng = np.random.default_rng(0)
     x = rng.random((4, 256, 256)).astype(np.float32)
     y = np.array([0, 1, 2, 3])
     torch.manual_seed(0)
     model = create(_setup(budget={"epochs": 1, "patience": None, "lr": 1e-4}))
-    assert model.config.batch_size == 4
+    assert model.config.batch_size == 16
     model.module.train()
     loss = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -165,8 +238,8 @@ def test_one_optimisation_step_lowers_the_loss():
 
 def test_build_config_defaults_and_overrides():
     cfg = build_config({}, {})
-    assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == ("adam", 1e-3, 4, 25)
-    assert cfg.weight_decay == 2e-3 and cfg.patience == 5
+    assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == ("adam", 1e-3, 16, 25)
+    assert cfg.weight_decay == 2e-2 and cfg.patience == 5  # Keras l2(0.01): gradient 0.02 w
     assert cfg.standardize is None and cfg.init is None and cfg.augment is None
     params = {"augment": {"noise": 0.05}, "num_filters": 128}
     budget = {"epochs": 2, "input_pool": 2, "max_train_tracks": 9, "max_test_tracks": 9}

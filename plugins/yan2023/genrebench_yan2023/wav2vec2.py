@@ -9,15 +9,18 @@ by the model option ``base_checkpoint`` / ``large_checkpoint`` or the environmen
 ``GENREBENCH_WAV2VEC2_BASE`` / ``GENREBENCH_WAV2VEC2_LARGE``.  Nothing is downloaded, and a
 missing folder stops the job with a message saying what to provide: never random weights.
 
-* Input: one segment of 16 kHz audio, z-normalised on its own (zero mean, unit variance,
-  as ``Wav2Vec2FeatureExtractor(do_normalize=True)``).
+* Input: one 1 s excerpt of 16 kHz audio (the first 16 000 samples of a 3 s window, as
+  the authors' dataset class truncates it), z-normalised on its own (zero mean, unit
+  variance, as ``Wav2Vec2FeatureExtractor(do_normalize=True)``).
 * Encoder: ``Wav2Vec2Model``; every parameter frozen except the last k transformer layers
   (k = 0 freezes the whole encoder).  Dropout, layer drop and time masking follow the
   checkpoint's configuration in training mode, as in the authors' runs.
 * Pooling: the mean of the last hidden states over time.
-* Head: Linear(H, H) -> Dropout(p) -> tanh -> Linear(H, classes).
-* Biased/main: ``w·main + (1 − w)·biased`` logits in training, the main model's alone at
-  inference; ``w`` = 1 − ``biased_weight`` (0.9: see the README on α).
+* Head: Linear(H, H) -> tanh -> Dropout(p) -> Linear(H, classes), the order of the
+  authors' code and of the report's §4.3.3 (its §4.3.2 lists dropout before tanh).
+* Biased/main: in training the loss is the negative log-likelihood of the mixture
+  ``w·softmax(main) + (1 − w)·softmax(biased)`` (the authors' ``bias_add_loss``); the main
+  model alone predicts; ``w`` = 1 − ``biased_weight`` (0.9: see the README on α).
 """
 
 from __future__ import annotations
@@ -148,9 +151,10 @@ def znormalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def classifier_head(hidden: int, n_classes: int, dropout: float) -> nn.Sequential:
-    """Linear(H, H) -> Dropout -> tanh -> Linear(H, classes)."""
+    """Linear(H, H) -> tanh -> Dropout -> Linear(H, classes): the authors' ``projector``,
+    ``tanh_f``, ``dropout``, ``classifier`` in the order their ``forward`` calls them."""
     return nn.Sequential(
-        nn.Linear(hidden, hidden), nn.Dropout(dropout), nn.Tanh(), nn.Linear(hidden, n_classes)
+        nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(hidden, n_classes)
     )
 
 
@@ -188,8 +192,9 @@ class Wav2Vec2Classifier(nn.Module):
 
 
 class BiasedMain(nn.Module):
-    """Two classifiers of the same structure combined only in training:
-    ``main_weight·main + (1 − main_weight)·biased`` logits; the main one alone otherwise.
+    """Two classifiers of the same structure combined only in training: the output is then
+    ``log(main_weight·softmax(main) + (1 − main_weight)·softmax(biased))``, whose
+    cross-entropy is the NLL of the mixture; the main one's logits alone otherwise.
 
     ``biased_trainable``: ``"all"`` (every biased parameter learns), ``"head"`` (its
     encoder frozen, its head learns) or ``"none"`` (no gradient reaches it at all)."""
@@ -227,12 +232,22 @@ class BiasedMain(nn.Module):
                 biased = self.biased(x)
         else:
             biased = self.biased(x)
-        return combined_logits(main, biased, self.main_weight)
+        return mixture_log_probs(main, biased, self.main_weight)
 
 
-def combined_logits(main: torch.Tensor, biased: torch.Tensor, main_weight: float) -> torch.Tensor:
-    """The training-time prediction of the pair: ``w·main + (1 − w)·biased``."""
-    return main_weight * main + (1.0 - main_weight) * biased
+def mixture_log_probs(main: torch.Tensor, biased: torch.Tensor, main_weight: float) -> torch.Tensor:
+    """The training-time prediction of the pair as log-probabilities:
+    ``log(w·softmax(main) + (1 − w)·softmax(biased))``, computed stably (log-sum-exp).
+
+    The authors' ``bias_add_loss`` takes ``nll_loss(log(ensemble_probs))`` of exactly this
+    mixture; a row of log-probabilities is its own log-softmax, so the cross-entropy that
+    the training loop applies to it is that NLL."""
+    weights = torch.tensor([main_weight, 1.0 - main_weight], dtype=main.dtype)
+    stacked = torch.stack(
+        [torch.log_softmax(main, dim=-1), torch.log_softmax(biased, dim=-1)], dim=0
+    )
+    log_weights = torch.log(weights).to(main.device).view(2, *[1] * main.dim())
+    return torch.logsumexp(stacked + log_weights, dim=0)
 
 
 # --------------------------------------------------------------------------- factories

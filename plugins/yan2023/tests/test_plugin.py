@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from genrebench_yan2023 import plugin
 
@@ -70,10 +71,24 @@ def test_image_experiments_need_no_weights_and_the_wav2vec2_ones_say_what(regist
         spec = registry.get("experiments", name)
         assert "GENREBENCH_WAV2VEC2_" in spec.requires_weights
         assert spec.feature == "yan2023/waveform-16k"
-        assert spec.segments.length_seconds == 3.0
-        assert (spec.segments.train_count, spec.segments.test_count) == (18, 18)
+        assert spec.segments == plugin.WAVEFORM_SEGMENTS
     both = registry.get("experiments", "yan2023/wav2vec2-biased-main").requires_weights
     assert "wav2vec2-base" in both and "wav2vec2-large" in both
+
+
+def test_wav2vec2_input_is_the_authors_18_one_second_excerpts_every_1_5_s():
+    # AudioToGenreDataset: 3 s windows every 1.5 s while the window ends before 30 s (18),
+    # each truncated by the feature extractor to its first 16 000 samples.
+    from genrebench.segments import cut
+
+    feature = plugin._features()[1]
+    assert feature.name == plugin.FEATURE_WAVEFORM and feature.sample_rate == 16000
+    clip = np.arange(30 * 16000, dtype=np.float32)  # sample index as value
+    x, owner = cut([clip], ["t"], plugin.WAVEFORM_SEGMENTS, feature, 18, seed=0)
+    assert x.shape == (18, 16000) and owner.tolist() == [0] * 18
+    starts = [int(s) for s in x[:, 0]]
+    assert starts == [round(k * 1.5 * 16000) for k in range(18)]  # 0 s, 1.5 s, ..., 25.5 s
+    np.testing.assert_array_equal(x[17], clip[408000:424000])  # the window 25.5-28.5 s, cut
 
 
 def test_paper_settings(registry):

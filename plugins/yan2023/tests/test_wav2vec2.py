@@ -59,6 +59,29 @@ def test_more_layers_than_the_encoder_has_is_an_error(encoder):
         W.Wav2Vec2Classifier(encoder, 3, trainable_layers=4)
 
 
+def test_one_second_excerpts_give_the_papers_49_frames():
+    # The authors' input is the first 16 000 samples of each 3 s window; the real Wav2Vec2
+    # convolution stack (kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2) turns them into the
+    # report's "sequence length of 49" (a 3 s window would give 149).
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    config = Wav2Vec2Config(  # tiny, but with the real convolution stack (the default)
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=8,
+        conv_dim=(4,) * 7,
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+    )
+    assert config.conv_stride == (5, 2, 2, 2, 2, 2, 2)
+    assert config.conv_kernel == (10, 3, 3, 3, 3, 2, 2)
+    encoder = Wav2Vec2Model(config).eval()
+    with torch.no_grad():
+        assert encoder(torch.randn(1, 16000)).last_hidden_state.shape[1] == 49
+        assert encoder(torch.randn(1, 48000)).last_hidden_state.shape[1] == 149
+
+
 def test_znormalise_each_segment():
     x = torch.randn(3, 1000) * torch.tensor([[1.0], [5.0], [0.1]]) + 7
     z = W.znormalise(x)
@@ -72,10 +95,11 @@ def test_mean_pooling_and_head(encoder):
     states = encoder(W.znormalise(x)).last_hidden_state
     assert states.shape[:2] == (2, 20)  # 1600 samples -> 20 frames with this config
     torch.testing.assert_close(model.pooled(x), states.mean(dim=1))
+    # The authors' forward: projector -> tanh -> dropout -> classifier.
     kinds = [type(m) for m in model.head]
-    assert kinds == [torch.nn.Linear, torch.nn.Dropout, torch.nn.Tanh, torch.nn.Linear]
+    assert kinds == [torch.nn.Linear, torch.nn.Tanh, torch.nn.Dropout, torch.nn.Linear]
     assert (model.head[0].in_features, model.head[0].out_features) == (16, 16)
-    assert model.head[1].p == 0.3 and model.head[3].out_features == 3
+    assert model.head[2].p == 0.3 and model.head[3].out_features == 3
     torch.testing.assert_close(model(x), model.head(states.mean(dim=1)))
 
 
@@ -96,12 +120,28 @@ def pair(tiny_checkpoint, biased_trainable="all"):
     return W.BiasedMain(main, biased, main_weight=0.9, biased_trainable=biased_trainable)
 
 
-def test_biased_main_combines_logits_in_training_and_predicts_with_main(tiny_checkpoint):
+def test_head_applies_tanh_before_dropout():
+    head = W.classifier_head(2, 2, dropout=0.5).train()
+    with torch.no_grad():
+        head[0].weight.copy_(torch.eye(2))
+        head[0].bias.zero_()
+        head[3].weight.copy_(torch.eye(2))
+        head[3].bias.zero_()
+    torch.manual_seed(0)
+    out = head(torch.tensor([[3.0, -3.0]] * 64))
+    # Dropout after tanh: every kept unit is tanh(x) / (1 - p), every dropped one 0.
+    # (Dropout first would give tanh(2 x) for kept units.)
+    kept = torch.tensor([np.tanh(3.0), -np.tanh(3.0)], dtype=torch.float32) / 0.5
+    assert torch.all((out == 0) | torch.isclose(out, kept.expand_as(out)))
+    assert (out == 0).any() and (out != 0).any()
+
+
+def test_biased_main_mixes_probabilities_in_training_and_predicts_with_main(tiny_checkpoint):
     model = pair(tiny_checkpoint)
     x = torch.randn(3, 1600)
     model.train()
-    expected = 0.9 * model.main(x) + 0.1 * model.biased(x)
-    torch.testing.assert_close(model(x), expected)
+    mixture = 0.9 * torch.softmax(model.main(x), 1) + 0.1 * torch.softmax(model.biased(x), 1)
+    torch.testing.assert_close(model(x), torch.log(mixture))
     model.eval()
     torch.testing.assert_close(model(x), model.main(x))
     assert not torch.allclose(model.main(x), model.biased(x))
@@ -133,13 +173,23 @@ def test_which_biased_parameters_learn(tiny_checkpoint, mode, encoder_learns, he
     )
 
 
-def test_biased_main_loss_is_the_cross_entropy_of_the_weighted_logits():
+def test_biased_main_loss_is_the_nll_of_the_probability_mixture():
+    # The authors' bias_add_loss: nll_loss(log(0.9 softmax(main) + 0.1 softmax(biased))).
     main = torch.tensor([[2.0, 0.0, -1.0]])
     biased = torch.tensor([[-3.0, 4.0, 0.0]])
-    combined = W.combined_logits(main, biased, 0.9)
-    torch.testing.assert_close(combined, torch.tensor([[1.5, 0.4, -0.9]]))
-    loss = torch.nn.functional.cross_entropy(combined, torch.tensor([0]))
-    assert loss.item() == pytest.approx(-np.log(np.exp(1.5) / np.exp([1.5, 0.4, -0.9]).sum()))
+    p_main = np.exp([2.0, 0.0, -1.0]) / np.exp([2.0, 0.0, -1.0]).sum()  # 0.705, 0.095, 0.035
+    p_biased = np.exp([-3.0, 4.0, 0.0]) / np.exp([-3.0, 4.0, 0.0]).sum()  # 0.001, 0.981, 0.018
+    mixture = 0.9 * p_main + 0.1 * p_biased
+    out = W.mixture_log_probs(main, biased, 0.9)
+    np.testing.assert_allclose(out.exp().numpy()[0], mixture, rtol=1e-6)
+    loss = torch.nn.functional.cross_entropy(out, torch.tensor([0]))
+    assert loss.item() == pytest.approx(-np.log(mixture[0]), rel=1e-6)  # 0.3910
+    # Not the cross-entropy of the weighted logits [1.5, 0.4, -0.9] (0.3459).
+    weighted = -np.log(np.exp(1.5) / np.exp([1.5, 0.4, -0.9]).sum())
+    assert abs(loss.item() - weighted) > 0.04
+    # The edges: all weight on one model is that model's own log-softmax.
+    torch.testing.assert_close(W.mixture_log_probs(main, biased, 1.0), main.log_softmax(1))
+    torch.testing.assert_close(W.mixture_log_probs(main, biased, 0.0), biased.log_softmax(1))
 
 
 def setup(params, budget=None):
