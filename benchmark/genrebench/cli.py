@@ -154,7 +154,12 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)])
-    return _write_leaderboard([options.out / "runs"], args.leaderboard_out or options.out, results)
+    board_out = args.leaderboard_out or options.out
+    status = _write_leaderboard([options.out / "runs"], board_out, results)
+    registry.pm.hook.genrebench_session_finished(
+        suite=None, results=results, leaderboard_folder=board_out, exitstatus=status
+    )
+    return status
 
 
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -196,7 +201,7 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
         for note in notes + ensemble_notes:
             print(f"note: {note}", file=sys.stderr)
         planned.append((options, jobs, ensemble_jobs))
-    results, folders = _run_jobs(registry, planned)
+    results, folders = _run_jobs(registry, planned, suite)
     board_out = args.leaderboard_out or Path("leaderboards") / suite.name
     board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
@@ -205,6 +210,9 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     sources = [f / "metrics.json" for f in folders]
     status = _write_leaderboard(sources, board_out, results)
     _write_report(registry, sources, board_out / "report.html", suite, board_out / "report.png")
+    registry.pm.hook.genrebench_session_finished(
+        suite=suite, results=results, leaderboard_folder=board_out, exitstatus=status
+    )
     return status
 
 
@@ -227,7 +235,7 @@ def _common_run_options(args: argparse.Namespace, out: Path) -> dict:
     )
 
 
-def _run_jobs(registry: Registry, planned: list) -> tuple[list[dict], list[Path]]:
+def _run_jobs(registry: Registry, planned: list, suite=None) -> tuple[list[dict], list[Path]]:
     """Load every data set of every planned run first (a bad data root stops everything
     before any training), then run each run's jobs and its ensembles (cross-experiment,
     then seed ensembles); all their results and folders."""
@@ -239,34 +247,18 @@ def _run_jobs(registry: Registry, planned: list) -> tuple[list[dict], list[Path]
         runner = Runner(registry, options)
         runner.load_datasets(jobs)
         runners.append((runner, jobs, ensemble_jobs))
+    registry.pm.hook.genrebench_session_started(
+        suite=suite, options=[options for options, _, _ in planned]
+    )
     results, folders = [], []
     for runner, jobs, ensemble_jobs in runners:
         ran = runner.run(jobs)
         combined = ensembles.run_all(runner, ensemble_jobs, ran)
         results += ran + combined
         folders += [runner.job_dir(job) for job in jobs]
-        folders += [_ensemble_folder(runner.options.out, r) for r in combined]
+        folders += [ensembles.result_folder(runner.options.out, r) for r in combined]
         _summarise_problems(runner)
     return results, folders
-
-
-def _ensemble_folder(out: Path, result: dict) -> Path:
-    """Where :mod:`genrebench.ensembles` saved an ensemble's result."""
-    from genrebench.ensembles import SEED_ENSEMBLE
-
-    root = out / "runs"
-    if result["seed"] == "ensemble":
-        name = result.get("ensemble", {}).get("of") or result["experiment"].removesuffix(
-            " (seed ensemble)"
-        )
-        return root / name / result["dataset"] / result["profile"] / SEED_ENSEMBLE
-    return (
-        root
-        / result["experiment"]
-        / result["dataset"]
-        / result["profile"]
-        / (f"seed-{result['seed']}")
-    )
 
 
 def _board(sources: Sequence[Path]):

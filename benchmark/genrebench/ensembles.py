@@ -131,7 +131,25 @@ def run_all(
     return crossed + [report(runner, r) for r in seed_ensembles(runner, [*results, *crossed])]
 
 
+def result_folder(out: Path, result: dict[str, Any]) -> Path:
+    """Where an ensemble's result was saved (``out`` is the run's ``--out``)."""
+    root = out / "runs"
+    if result["seed"] == "ensemble":
+        name = result.get("ensemble", {}).get("of") or result["experiment"].removesuffix(
+            " (seed ensemble)"
+        )
+        return root / name / result["dataset"] / result["profile"] / SEED_ENSEMBLE
+    return (
+        root
+        / result["experiment"]
+        / result["dataset"]
+        / result["profile"]
+        / (f"seed-{result['seed']}")
+    )
+
+
 def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
+    """Print an ensemble's progress line and pass it to ``genrebench_run_finished``."""
     from genrebench.runner import _headline
 
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
@@ -140,7 +158,9 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
         print(f"{label}: {_headline(result)}", file=sys.stderr)
     else:
         print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
-    runner.registry.pm.hook.genrebench_run_finished(result=result)
+    runner.registry.pm.hook.genrebench_run_finished(
+        result=result, job_folder=result_folder(runner.options.out, result)
+    )
     return result
 
 
