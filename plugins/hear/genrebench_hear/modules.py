@@ -40,9 +40,14 @@ from typing import Any
 ENV_MODULES = "GENREBENCH_HEAR_MODULES"
 ENV_CONFIG = "GENREBENCH_HEAR_CONFIG"
 ENV_WEIGHTS_PREFIX = "GENREBENCH_HEAR_WEIGHTS_"
-#: Registered when the user names no module, if installed (``hearbaseline`` installs
-#: without its pinned dependencies: ``pip install --no-deps hearbaseline``).
-DEFAULT_MODULES = ("hearbaseline.naive",)
+#: Registered when the user names no module, if installed with what they need (module ->
+#: packages it needs): HEAR's naive baseline (``pip install --no-deps hearbaseline``) and
+#: lukashevich2023's musicnn port with the checkpoint of the musicnn wheel.  Neither needs
+#: user-supplied weights.
+DEFAULT_MODULES = {
+    "hearbaseline.naive": (),
+    "genrebench_lukashevich2023.hear_musicnn": ("musicnn",),
+}
 EMBEDDINGS = ("scene", "timestamp-mean")
 CONFIG_KEYS = {
     "module": "import name of the HEAR module (required)",
@@ -110,8 +115,8 @@ def read_entries(environ: Mapping[str, str] | None = None) -> list[Entry]:
     entries: dict[str, Entry] = {}
     listed = environ.get(ENV_MODULES)
     if listed is None and not environ.get(ENV_CONFIG):
-        for module in DEFAULT_MODULES:
-            if _importable(module):
+        for module, needs in DEFAULT_MODULES.items():
+            if _importable(module) and all(_importable(n) for n in needs):
                 entries[module] = Entry(module, module)
     for item in (listed or "").split(","):
         item = item.strip()
@@ -197,10 +202,30 @@ def _check_module_name(module: str, where: str) -> None:
 
 
 def _importable(module: str) -> bool:
+    return locate(module) is not None
+
+
+def locate(module: str) -> Path | None:
+    """The source file of ``module`` without importing it or its packages (finding
+    ``a.b`` with ``importlib.util.find_spec`` imports ``a``, and a package such as
+    ``hearbaseline`` imports torch and librosa in its ``__init__``): the top-level
+    package's location, then the submodules' files below it; None when not found (or
+    not a plain file, such as a compiled extension inside a package)."""
+    top, *rest = module.split(".")
     try:
-        return importlib.util.find_spec(module) is not None
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
-        return False
+        return None
+    if spec is None:
+        return None
+    if not rest:
+        return Path(spec.origin) if spec.origin and Path(spec.origin).is_file() else None
+    for base in spec.submodule_search_locations or []:
+        path = Path(base).joinpath(*rest)
+        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 # --------------------------------------------------------------------------- identity
@@ -209,18 +234,17 @@ def module_version(module: str) -> str:
     the SHA-256 of the module's source file (a module on ``sys.path`` outside any
     distribution); ``""`` when it cannot be found."""
     top = module.split(".")[0]
+    try:  # the usual case, a distribution named after its package: no scan of them all
+        return f"{importlib.metadata.metadata(top)['Name']} {importlib.metadata.version(top)}"
+    except importlib.metadata.PackageNotFoundError:
+        pass
     for dist in _distributions().get(top, []):
         try:
             return f"{dist} {importlib.metadata.version(dist)}"
         except importlib.metadata.PackageNotFoundError:
             continue
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return ""
-    if spec is None or not spec.origin or not Path(spec.origin).is_file():
-        return ""
-    return "source sha256:" + file_digest(Path(spec.origin))
+    origin = locate(module)
+    return "source sha256:" + file_digest(origin) if origin is not None else ""
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,7 +73,8 @@ def test_the_models_facts_are_learnt_once_and_remembered(monkeypatch, tmp_path):
 
 
 def test_default_modules_are_the_installed_ones(monkeypatch):
-    monkeypatch.setattr(modules, "DEFAULT_MODULES", ("hear_toy", "not_installed_module"))
+    defaults = {"hear_toy": (), "not_installed_module": (), "hear_toy_weights": ("nowhere",)}
+    monkeypatch.setattr(modules, "DEFAULT_MODULES", defaults)
     assert [e.module for e in modules.read_entries({})] == ["hear_toy"]
     assert modules.read_entries({"GENREBENCH_HEAR_MODULES": ""}) == []
 
@@ -202,3 +206,28 @@ def test_an_api_breach_at_extraction_stops_the_feature_and_a_bad_track_only_its_
     with pytest.raises(ValueError, match="non-finite") as info:
         feature.extract(np.zeros(16000, np.float32), 16000)
     assert not isinstance(info.value, ConfigError)
+
+
+def test_registration_with_known_facts_imports_neither_torch_nor_the_modules(monkeypatch):
+    """``genrebench list`` and every extraction worker register the plugin: once a model's
+    facts are known, that costs no import of torch or of the module (hearbaseline's
+    package imports torch and librosa)."""
+    named = ["hear_toy"] + (["hearbaseline.naive"] if modules._importable("hearbaseline") else [])
+    monkeypatch.setenv("GENREBENCH_HEAR_MODULES", ",".join(named))
+    assert all(not e.problem for e in registry_entries())  # learns the facts
+    code = (
+        "import sys; from genrebench_hear import plugin; found = plugin.entries(); "
+        "print([e.facts['sample_rate'] for e in found], "
+        "sorted(m for m in ('torch', 'librosa', 'hear_toy', 'hearbaseline') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rates = [16000] + ([44100] if len(named) > 1 else [])
+    assert done.stdout.strip() == f"{rates} []"
+
+
+def registry_entries():
+    from genrebench_hear import plugin
+
+    return plugin.entries()
