@@ -91,10 +91,12 @@ def genrebench_register_suites() -> list[str | os.PathLike] | None:
 # --------------------------------------------------------------------------- run lifecycle
 # A *session* is one ``genrebench run`` command: a plain run, or a suite with its runs.  The
 # lifecycle hooks are called on the process that runs the command -- with the Dask executor
-# too, where the jobs themselves run on the workers -- in this order: session started, one
-# run finished per job (plan order; then the cross-experiment ensembles, then the seed
-# ensembles), session finished.  A tracker (experiment logger) implements them; an exception
-# it raises stops the run, so a tracker catches its own failures.
+# too, where the jobs themselves run on the workers -- in this order: session started; for
+# each run of the session, run finished for each of its jobs in plan order, then for its
+# cross-experiment ensembles, then for its seed ensembles; session finished.  A program
+# that drives ``Runner`` itself gets ``genrebench_run_finished`` only.  A tracker (an
+# experiment logger) implements them; an exception it raises stops the run, so a tracker
+# catches its own failures.
 @hookspec
 def genrebench_session_started(suite: Suite | None, options: Sequence[RunOptions]) -> None:
     """Called once per ``genrebench run``, after every job was planned and every data set
