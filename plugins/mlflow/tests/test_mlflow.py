@@ -151,6 +151,14 @@ def test_a_suite_is_a_parent_run_with_every_job_nested_and_readable_back(
     assert set(jobs["mlflow"]) == {"logged"}
     assert set(jobs["mlflow_run_id"]) == {r.info.run_id for r in children}
 
+    # The tree as the module that prints it reads it back.
+    from genrebench_mlflow.tree import tree
+
+    lines = tree(uri, "mlflow-test")
+    assert lines[1].startswith(f"parent {parent.info.run_id}") and "9 nested runs" in lines[1]
+    assert len(lines) == 2 + N_JOBS
+    assert sum("+history" in line for line in lines) == 2  # the MLP's two seeds
+
     # Run the suite again: every job is reused, and none is logged twice; the new parent
     # lists them with the runs that hold them.
     assert run_suite(suite_file, tmp_path) == 0
