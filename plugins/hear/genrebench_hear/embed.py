@@ -5,9 +5,10 @@ The core decodes each track to mono float32 in [-1, 1] at the model's ``sample_r
 one sound: ``get_scene_embeddings(audio[None], model)[0]`` -- or, with ``embedding =
 "timestamp-mean"``, the mean over time of ``get_timestamp_embeddings`` -- never a padded
 batch of several tracks, whose padding would change the shorter tracks' embeddings.  The
-model runs on CUDA when torch sees a GPU.  What the module returns is checked against the
-HEAR API's rules (:mod:`genrebench_hear.validate`): a module that breaks them stops the
-feature with a message naming the rule; a non-finite embedding skips only its track.
+model runs on CUDA when torch sees a GPU (``GENREBENCH_HEAR_DEVICE=cpu`` keeps it on the
+CPU).  What the module returns is checked against the HEAR API's rules
+(:mod:`genrebench_hear.validate`): a module that breaks them stops the feature with a
+message naming the rule; a non-finite embedding skips only its track.
 
 Models are loaded once per process (each extraction worker loads its own) and kept.
 """
@@ -15,6 +16,7 @@ Models are loaded once per process (each extraction worker loads its own) and ke
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,10 +29,20 @@ if TYPE_CHECKING:  # pragma: no cover
 _loaded: dict[tuple[str, str], tuple[Any, Any, str]] = {}
 
 
+#: ``cpu`` or ``cuda``: where the models run (default: ``cuda`` when torch sees a GPU).
+#: Features do not see ``genrebench run --device``, which is the models' setting.
+ENV_DEVICE = "GENREBENCH_HEAR_DEVICE"
+
+
 def device() -> str:
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    wanted = os.environ.get(ENV_DEVICE, "").strip().lower()
+    if wanted not in ("", "cpu", "cuda"):
+        raise ConfigError(f"{ENV_DEVICE} must be cpu or cuda, got {wanted!r}")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{ENV_DEVICE}=cuda, but torch sees no CUDA device")
+    return wanted or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load(entry: Entry) -> tuple[Any, Any, str]:

@@ -231,3 +231,15 @@ def registry_entries():
     from genrebench_hear import plugin
 
     return plugin.entries()
+
+
+def test_the_device_setting(monkeypatch):
+    monkeypatch.setenv("GENREBENCH_HEAR_DEVICE", "cpu")
+    assert embed.device() == "cpu"
+    monkeypatch.setenv("GENREBENCH_HEAR_DEVICE", "gpu")
+    with pytest.raises(ConfigError, match="must be cpu or cuda, got 'gpu'"):
+        embed.device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("GENREBENCH_HEAR_DEVICE", "cuda")
+        with pytest.raises(ConfigError, match="sees no CUDA device"):
+            embed.device()
