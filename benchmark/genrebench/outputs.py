@@ -145,7 +145,11 @@ def save_predictions(
     task: str,
 ) -> None:
     """One row per track (or segment): id, true label(s), one probability per class."""
-    frame = pd.DataFrame({"track_id": list(track_ids), "label": label_strings(classes, y, task)})
+    # Names escaped before they enter pandas: with pyarrow installed, pandas 3 stores
+    # strings as Arrow UTF-8, which refuses the surrogate escapes of undecodable file names.
+    classes = [utf8_text(c) for c in classes]
+    track_ids = [utf8_text(t) for t in track_ids]
+    frame = pd.DataFrame({"track_id": track_ids, "label": label_strings(classes, y, task)})
     frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
     # Exact floats, not 8 digits: a confidence of 1 - 1e-9 written as 1 would move to
     # another calibration bin, and every metric must recompute from the file.
@@ -189,6 +193,7 @@ def save_class_report(
     )
 
     labels = np.arange(len(classes))
+    classes = [utf8_text(c) for c in classes]  # before pandas sees them (save_predictions)
     if task == "single-label":
         predicted = probs.argmax(axis=1)
         matrix = confusion_matrix(y, predicted, labels=labels)
