@@ -293,3 +293,35 @@ def test_saved_predictions_read_back_exactly_even_with_undecodable_names(tmp_pat
     save_predictions(tmp_path / "m.csv", ["a", "b", "c"], multi, probs, classes, "multi-label")
     _, y_back, _ = read_predictions(tmp_path / "m.csv", classes, "multi-label")
     np.testing.assert_array_equal(y_back, multi)
+
+
+def test_ensembles_reach_the_run_finished_hook_with_their_folders(tmp_path):
+    seen = {}
+
+    class Tracker:
+        @hookimpl
+        def genrebench_run_finished(self, result, job_folder):
+            seen[(result["experiment"], result["seed"])] = job_folder
+
+    registry = load_plugins(extra=[EnsemblePlugin(), Tracker()])
+    options = RunOptions(
+        experiments=["test/mean"],
+        datasets=["example-tones"],
+        dataset_options={"per_class": 12},
+        out=tmp_path,
+        seeds=2,
+        split="stratified",
+        split_ratios=SPLIT,
+    )
+    jobs, _ = plan(registry, options)
+    ensemble_jobs, _ = plan_ensembles(registry, options)
+    runner = Runner(registry, options)
+    results = runner.run(jobs)
+    results += run_all(runner, ensemble_jobs, results)
+    assert set(seen) == {(r["experiment"], r["seed"]) for r in results}
+    for (name, _seed), where in seen.items():
+        assert json.loads((where / "metrics.json").read_text())["experiment"] == name
+    assert seen[("test/mean", 1)] == folder(tmp_path, "test/mean", 1)
+    assert seen[("test/mean (seed ensemble)", "ensemble")] == folder(
+        tmp_path, "test/mean", "ensemble"
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
 
+from genrebench import hookimpl
 from genrebench.cli import main
+from genrebench.plugins import load_plugins
 
 pytest.importorskip("distributed")
 
@@ -23,11 +26,25 @@ def saved(out):
     return results
 
 
-def test_two_worker_local_cluster_matches_the_local_executor(tmp_path):
+class Tracker:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def genrebench_run_finished(self, result, job_folder):
+        self.seen.append((result["seed"], os.getpid(), job_folder.is_dir()))
+
+
+def test_two_worker_local_cluster_matches_the_local_executor(tmp_path, monkeypatch):
     local, dask = tmp_path / "local", tmp_path / "dask"
     cache = ["--cache-dir", str(tmp_path / "cache")]
     assert main(["run", *EXAMPLE, "--out", str(local), "--no-cache"]) == 0
+    tracker = Tracker()
+    registry = load_plugins(extra=[tracker])
+    monkeypatch.setattr("genrebench.cli.load_plugins", lambda: registry)
     assert main(["run", *EXAMPLE, "--out", str(dask), *cache, "--executor", "dask:local:2"]) == 0
+    # Every job reaches genrebench_run_finished on this process, not on a worker.
+    assert tracker.seen == [(seed, os.getpid(), True) for seed in (0, 1, "ensemble")]
     want, got = saved(local), saved(dask)
     # two seeds and their seed ensemble (built after the jobs, in this process)
     assert sorted(got) == sorted(want) and len(got) == 3

@@ -125,7 +125,9 @@ def test_every_hook_has_a_docstring_and_is_documented_in_the_readme():
         for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
         if n.startswith("genrebench_")
     ]
-    assert len(hooks) == len(KINDS) + 2  # a register hook per kind, suites, run_finished
+    # a register hook per kind, suites, and the lifecycle: session started, run finished,
+    # session finished
+    assert len(hooks) == len(KINDS) + 4
     for name in hooks:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no docstring"
         assert name in readme, f"{name} is not documented in README.md"

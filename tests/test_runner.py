@@ -215,21 +215,71 @@ def test_leaderboard_command_rebuilds_from_runs(tmp_path, capsys):
     assert records[0]["accuracy"] == pytest.approx(board.loc[0, "accuracy"], abs=1e-6)
 
 
+class Tracker:
+    """Records the lifecycle hooks, as an experiment tracker would see them."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def genrebench_session_started(self, suite, options):
+        self.calls.append(("started", suite, [o.out for o in options]))
+
+    @hookimpl
+    def genrebench_run_finished(self, result, job_folder):
+        saved = json.loads((job_folder / "metrics.json").read_text())
+        self.calls.append(("job", result["experiment"], result["seed"], result["status"]))
+        self.calls.append(("reused",) if result.get("reused") else ("fresh",))
+        assert {k: v for k, v in result.items() if k != "reused"} == saved, job_folder
+
+    @hookimpl
+    def genrebench_session_finished(self, suite, results, leaderboard_folder, exitstatus):
+        assert (leaderboard_folder / "leaderboard.csv").is_file()
+        self.calls.append(("finished", suite, len(results), leaderboard_folder, exitstatus))
+
+
 def test_run_finished_hook_sees_every_result(tmp_path):
     seen = []
 
-    class Tracker:
+    class OldTracker:  # an implementation taking only ``result`` keeps working
         @hookimpl
         def genrebench_run_finished(self, result):
             seen.append((result["experiment"], result["seed"], result["status"]))
 
-    registry = load_plugins(extra=[Tracker()])
+    registry = load_plugins(extra=[OldTracker()])
     options = RunOptions(
         experiments=["example/centroid"], datasets=["example-tones"], out=tmp_path, seeds=2
     )
     jobs, _ = plan(registry, options)
     Runner(registry, options).run(jobs)
     assert seen == [("example/centroid", 0, "ok"), ("example/centroid", 1, "ok")]
+
+
+def test_lifecycle_hooks_get_the_session_every_job_with_its_folder_and_the_leaderboard(
+    tmp_path, monkeypatch
+):
+    tracker = Tracker()
+    registry = load_plugins(extra=[tracker])
+    monkeypatch.setattr("genrebench.cli.load_plugins", lambda: registry)
+    args = ["run", *EXAMPLE, "--out", str(tmp_path), "--seeds", "2"]
+    assert main(args) == 0
+    job = ("job", "example/centroid")
+    ensemble = ("job", "example/centroid (seed ensemble)", "ensemble", "ok")
+    assert tracker.calls == [
+        ("started", None, [tmp_path]),
+        (*job, 0, "ok"),
+        ("fresh",),
+        (*job, 1, "ok"),
+        ("fresh",),
+        ensemble,
+        ("fresh",),
+        ("finished", None, 3, tmp_path, 0),
+    ]
+    # Run again: the jobs are reused, and the hook still sees each of them, so that a
+    # tracker can log what it has not seen yet.
+    tracker.calls.clear()
+    assert main(args) == 0
+    assert tracker.calls[1:5] == [(*job, 0, "ok"), ("reused",), (*job, 1, "ok"), ("reused",)]
 
 
 def test_experiment_naming_an_unknown_model_fails_with_the_nearest_name(tmp_path):

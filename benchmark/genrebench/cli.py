@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from genrebench import __version__
 from genrebench.errors import ConfigError, GenrebenchError, PluginError
@@ -191,7 +192,11 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     board_out = args.leaderboard_out or options.out
     results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)], board_out)
-    return _write_leaderboard([options.out / "runs"], board_out, results, registry)
+    status = _write_leaderboard([options.out / "runs"], board_out, results, registry)
+    registry.pm.hook.genrebench_session_finished(
+        suite=None, results=results, leaderboard_folder=board_out, exitstatus=status
+    )
+    return status
 
 
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
@@ -239,7 +244,7 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     # With --out, everything the run writes goes there (the leaderboard beside runs/);
     # without it, the suite's board goes to leaderboards/<suite> as committed in a checkout.
     board_out = args.leaderboard_out or args.out or Path("leaderboards") / suite.name
-    results, folders = _run_jobs(registry, planned, board_out)
+    results, folders = _run_jobs(registry, planned, board_out, suite)
     board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
     sources = [f / "metrics.json" for f in folders]
@@ -257,6 +262,9 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
             nothing = exc
     if nothing is not None:
         raise nothing
+    registry.pm.hook.genrebench_session_finished(
+        suite=suite, results=results, leaderboard_folder=board_out, exitstatus=status
+    )
     return status
 
 
@@ -279,7 +287,9 @@ def _common_run_options(args: argparse.Namespace, out: Path) -> dict:
     )
 
 
-def _run_jobs(registry: Registry, planned: list, board_out: Path) -> tuple[list[dict], list[Path]]:
+def _run_jobs(
+    registry: Registry, planned: list, board_out: Path, suite: Any = None
+) -> tuple[list[dict], list[Path]]:
     """Load every data set of every planned run first (a bad data root stops everything
     before any training) and check that what must be written can be (``--out`` unless
     every job finished there, the leaderboard's folder ``board_out``), then run each run's
@@ -295,28 +305,18 @@ def _run_jobs(registry: Registry, planned: list, board_out: Path) -> tuple[list[
         runner.check_storage(jobs)
         runners.append((runner, jobs, ensemble_jobs))
     outputs.check_writable(board_out, "--leaderboard-out")
+    registry.pm.hook.genrebench_session_started(
+        suite=suite, options=[options for options, _, _ in planned]
+    )
     results, folders = [], []
     for runner, jobs, ensemble_jobs in runners:
         ran = runner.run(jobs)
         combined = ensembles.run_all(runner, ensemble_jobs, ran)
         results += ran + combined
-        folders += [_result_folder(runner.options.out, r) for r in ran + combined]
+        folders += [outputs.result_folder(runner.options.out, r) for r in ran + combined]
         _summarise_problems(runner)
         _summarise_splits(runner.options, ran)
     return results, folders
-
-
-def _result_folder(out: Path, result: dict) -> Path:
-    """Where a run saved a result: a job's (of a k-fold split: its seed's pooled result)
-    or an ensemble's (:mod:`genrebench.ensembles`)."""
-    from genrebench.outputs import job_folder
-
-    name = result["experiment"]
-    if result["seed"] == "ensemble":
-        name = result.get("ensemble", {}).get("of") or name.removesuffix(" (seed ensemble)")
-    return job_folder(
-        out, name, result["dataset"], result["profile"], result["protocol"], result["seed"]
-    )
 
 
 def _board(sources: Sequence[Path], registry: Registry | None = None):

@@ -142,6 +142,7 @@ def run_all(
 
 
 def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
+    """Print an ensemble's progress line and pass it to ``genrebench_run_finished``."""
     from genrebench.runner import _headline
 
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
@@ -151,7 +152,9 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
         print(f"{label}: {_headline(result)}", file=sys.stderr)
     else:
         print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
-    runner.registry.pm.hook.genrebench_run_finished(result=result)
+    runner.registry.pm.hook.genrebench_run_finished(
+        result=result, job_folder=outputs.result_folder(runner.options.out, result)
+    )
     return result
 
 

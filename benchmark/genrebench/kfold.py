@@ -84,6 +84,10 @@ def pool_folds(
             print(f"{label}, {result['folds']} folds: {_headline(result)}{reused}", file=sys.stderr)
         else:
             print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
+        # After its folds' calls: the seed's pooled result, from the seed folder.
+        runner.registry.pm.hook.genrebench_run_finished(
+            result=result, job_folder=outputs.result_folder(runner.options.out, result)
+        )
         out.append(result)
     return out
 

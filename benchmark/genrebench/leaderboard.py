@@ -544,7 +544,8 @@ def build(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "n_failed": len(failed),
         }
         row["status"] = "ok" if not failed else ("failed" if not ok else "partly failed")
-        row["error"] = failed[0].get("error", "") if failed else ""
+        # Escaped here already: pandas 3 with pyarrow refuses surrogates (file names).
+        row["error"] = utf8_text(failed[0].get("error", "")) if failed else ""
         row["ensemble_of"] = _ensemble_of(runs)
         row["configuration"] = runs[0].get("_configuration", "")
         problems = chosen.problems.get(key, {})

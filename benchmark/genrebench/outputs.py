@@ -234,6 +234,24 @@ def job_folder(
     return folder if fold is None else folder / f"fold-{fold}"
 
 
+def result_folder(out: Path, result: dict) -> Path:
+    """Where a run saved ``result`` (a ``metrics.json``'s content): a job's folder (of a
+    k-fold split, its seed's pooled result), a cross-experiment ensemble's or a seed
+    ensemble's (``out`` is the run's ``--out``)."""
+    name = result["experiment"]
+    if result["seed"] == "ensemble":
+        name = result.get("ensemble", {}).get("of") or name.removesuffix(" (seed ensemble)")
+    return job_folder(
+        out,
+        name,
+        result["dataset"],
+        result["profile"],
+        result.get("protocol") or "benchmark",
+        result["seed"],
+        result.get("fold"),
+    )
+
+
 @contextlib.contextmanager
 def job_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on the job folder (``flock`` on ``folder/.lock``) while a job
@@ -317,7 +335,11 @@ def save_predictions(
     task: str,
 ) -> None:
     """One row per track (or segment): id, true label(s), one probability per class."""
-    frame = pd.DataFrame({"track_id": list(track_ids), "label": label_strings(classes, y, task)})
+    # Names escaped before they enter pandas: with pyarrow installed, pandas 3 stores
+    # strings as Arrow UTF-8, which refuses the surrogate escapes of undecodable file names.
+    classes = [utf8_text(c) for c in classes]
+    track_ids = [utf8_text(t) for t in track_ids]
+    frame = pd.DataFrame({"track_id": track_ids, "label": label_strings(classes, y, task)})
     frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
     # Exact floats, not 8 digits: a confidence of 1 - 1e-9 written as 1 would move to
     # another calibration bin, and every metric must recompute from the file.
@@ -457,6 +479,7 @@ def save_class_report(
     )
 
     labels = np.arange(len(classes))
+    classes = [utf8_text(c) for c in classes]  # before pandas sees them (save_predictions)
     if task == "single-label":
         predicted = probs.argmax(axis=1)
         matrix = confusion_matrix(y, predicted, labels=labels)

@@ -296,6 +296,10 @@ class Runner:
                 )
             else:
                 print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
+            # Here, on the process that runs the command, whatever the executor.
+            self.registry.pm.hook.genrebench_run_finished(
+                result=result, job_folder=self.job_dir(job)
+            )
         return results
 
     def warn_metric_errors(self, result: Mapping[str, Any]) -> None:
@@ -487,7 +491,6 @@ class Runner:
                 outputs.remove_stale(folder, written=())
             outputs.write_json(folder / "provenance.json", provenance)
             outputs.write_json(folder / "metrics.json", result)  # last: marks the job finished
-        self.registry.pm.hook.genrebench_run_finished(result=result)
         return result
 
     def context(self, job: Job) -> stages.JobContext:
