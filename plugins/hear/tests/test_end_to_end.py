@@ -15,7 +15,8 @@ from genrebench_hear import modules
 
 from genrebench.cli import main
 
-SYNTHETIC = ["--dataset", "synthetic-genres", "--dataset-option", "tracks_per_class=5"]
+# 10 a class: the default split (0.7/0.1/0.2) then has a validation track per class.
+SYNTHETIC = ["--dataset", "synthetic-genres", "--dataset-option", "tracks_per_class=10"]
 SYNTHETIC += ["--dataset-option", "duration=2.0"]
 
 

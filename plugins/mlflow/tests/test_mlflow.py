@@ -36,7 +36,7 @@ description = "the reference experiments on a small synthetic set"
 [[runs]]
 experiments = ["reference/*"]
 datasets = ["synthetic-genres"]
-dataset_options = { tracks_per_class = 5, duration = 2.0 }
+dataset_options = { tracks_per_class = 10, duration = 2.0 }  # 1 validation track a class
 seeds = 2
 """
 N_JOBS = 9
