@@ -21,8 +21,12 @@ MAIN = ROOT / "leaderboards" / "main"
 #: Chance accuracy of each single-label data set of the main suite: one over its classes.
 CHANCE = {"synthetic-genres": 1 / len(GENRES)}
 #: The learned networks of the main suite (CNNs, ResNet, U-Net, MLPs), whose mean accuracy
-#: over seeds must reach LEARNED_FLOOR on the single-label set.  The multi-label rows are
-#: held to their ROC-AUC interval (subset accuracy is no yardstick for one-in-ten chance).
+#: over seeds must reach LEARNED_FLOOR on the single-label set.  The multi-label rows
+#: (johnson2024/dense among them) are held to their ROC-AUC interval: their "accuracy" is
+#: subset accuracy (every one of 1-3 genres out of 10 right), which stays at 0.14-0.19 for
+#: every model on the embedded multi-label set, the references included, and did not rise
+#: with a longer budget (johnson2024/dense, 150 epochs: 0.19; its validation loss is lowest
+#: after 5-13 epochs).
 LEARNED = (
     "schindler2016/shallow",
     "schindler2016/deep",
