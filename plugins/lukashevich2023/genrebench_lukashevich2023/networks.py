@@ -78,7 +78,9 @@ class ResidualBlock(nn.Module):
 
 class ResNet(nn.Module):
     """The ResNet of Fig. 1 for ``(n_bands, n_frames)`` patches.  ``width`` scales every
-    channel count (1.0 is the paper's network; the ``quick`` profile uses a thinner one)."""
+    channel count and ``input_pool`` averages the patch over ``input_pool`` × ``input_pool``
+    cells before the first convolution (1.0 and 1 are the paper's network; the ``quick``
+    profile uses a thinner one on coarser patches)."""
 
     def __init__(
         self,
@@ -87,10 +89,15 @@ class ResNet(nn.Module):
         width: float = 1.0,
         dropout: float = 0.1,
         shortcut: str = "auto",
+        input_pool: int = 1,
     ) -> None:
         super().__init__()
         if not width > 0:
             raise ConfigError(f"width must be > 0, got {width}")
+        if isinstance(input_pool, bool) or int(input_pool) != input_pool or input_pool < 1:
+            raise ConfigError(f"input_pool must be a whole number >= 1, got {input_pool!r}")
+        # quick-profile speed knob: 1 (the paper) leaves the patch as it is
+        self.input_pool = nn.AvgPool2d(int(input_pool)) if input_pool > 1 else nn.Identity()
 
         def channels(c: int) -> int:
             return max(1, round(c * width))
@@ -112,7 +119,7 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # (n, bands, frames) from the core: add the channel axis
             x = x.unsqueeze(1)
-        features = self.blocks(self.stem(x))
+        features = self.blocks(self.stem(self.input_pool(x)))
         return self.output(features.mean(dim=(2, 3)))  # global average pooling
 
 
@@ -146,7 +153,7 @@ def count_parameters(module: nn.Module) -> int:
 # --------------------------------------------------------------------------- training
 #: Architecture keys an experiment may set in ``model_params``; the rest are training
 #: settings for ``TrainConfig`` (overridable by the profile budget).
-RESNET_ARCH = {"width": 1.0, "dropout": 0.1, "shortcut": "auto"}
+RESNET_ARCH = {"width": 1.0, "dropout": 0.1, "shortcut": "auto", "input_pool": 1}
 MLP_ARCH = {"hidden": (256, 128), "dropout": 0.25}
 #: Our choice (the paper gives none): Adam at 1e-3, batches of 32, at most 100 epochs with
 #: early stopping on the validation loss (patience 10, best weights restored).
@@ -192,6 +199,7 @@ def create_resnet(setup: ModelSetup) -> TorchClassifier:
         width=float(arch["width"]),
         dropout=float(arch["dropout"]),
         shortcut=str(arch["shortcut"]),
+        input_pool=arch["input_pool"],
     )
     return TorchClassifier(net, setup, _train_config(RESNET_ARCH, setup.params, setup.budget))
 

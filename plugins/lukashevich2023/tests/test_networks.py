@@ -63,6 +63,24 @@ def test_parameter_count_next_to_the_papers_420k():
         ResNet(8, shortcut="dense")
 
 
+def test_input_pool_averages_the_patch_before_the_stem_and_keeps_the_parameters():
+    # the quick profile's speed knob: the same layers on a patch averaged in 2x2 cells
+    net = ResNet(4, width=0.25, input_pool=2)
+    assert count_parameters(net) == count_parameters(ResNet(4, width=0.25))
+    assert set(net.state_dict()) == set(ResNet(4, width=0.25).state_dict())
+    x = torch.randn(3, 96, 186)
+    seen = []
+    net.stem.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    net.eval()
+    with torch.no_grad():
+        assert net(x).shape == (3, 4)
+    assert seen == [torch.Size([3, 1, 48, 93])]
+    assert isinstance(ResNet(4).input_pool, torch.nn.Identity)  # the paper's: no pooling
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match="input_pool"):
+            ResNet(4, input_pool=bad)
+
+
 def test_dropout_after_every_block_only_in_training():
     net = ResNet(4, width=0.25)
     dropouts = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]

@@ -36,6 +36,9 @@ def test_resnet_protocol(registry):
     assert exp.reported[0].metric == "accuracy" and exp.reported[0].value == 0.4912
     assert exp.reported[0].dataset == "fma-small" and "Hip-Hop 85" in exp.reported[0].note
     assert exp.profiles["quick"]["width"] == 0.25 and "width" not in exp.profiles["paper"]
+    # the quick network is resized (and says so); the test part is never capped
+    assert exp.profiles["quick"]["input_pool"] == 3 and "input_pool" not in exp.profiles["paper"]
+    assert "RESIZED" in exp.description and "max_test_tracks" not in exp.profiles["quick"]
     feature = registry.get("features", P.FEATURE_LOGMEL)
     assert feature.sample_rate == 44100 and feature.params["hop_length"] == 710
 

@@ -50,7 +50,6 @@ SPLIT = SplitRequest("stratified", {"train": 0.75, "test": 0.25})
 QUICK = {
     "epochs": 2,
     "max_train_tracks": 40,
-    "max_test_tracks": 40,
     "lr": 1e-3,
     "calibration_holdout": 0.2,
     "max_valid_tracks": 20,

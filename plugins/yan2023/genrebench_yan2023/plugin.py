@@ -168,9 +168,12 @@ SPLIT_NOTE = (
     "artist-conflict-free fault-filtered split"
 )
 IMAGE_NOTE = f"per file; {SPLIT_NOTE}"
-#: ``quick`` for the image models: a smoke test sized for the main job (see README).
-QUICK_BASELINE = {"epochs": 10}
-QUICK_CNN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": None}
+#: ``quick`` for the image models, sized for the main job (see README) so that they learn
+#: on the embedded data (140 training images): the baseline 20 epochs at lr 3e-2 (the
+#: paper's 1e-3 needs its 500 epochs); the CNNs 25 epochs at batch 16 and lr 1e-3 without
+#: the authors' weight decay (with 5e-3 the CNN is at 0.41 after 20 epochs, 0.50 after 40).
+QUICK_BASELINE = {"epochs": 20, "lr": 3e-2}
+QUICK_CNN = {"epochs": 25, "batch_size": 16, "lr": 1e-3, "weight_decay": 0.0, "patience": None}
 
 BASELINE = ExperimentSpec(
     name=f"{PREFIX}/baseline",

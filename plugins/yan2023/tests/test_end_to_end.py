@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from genrebench_yan2023 import plugin as P
 from genrebench_yan2023.ensemble import vote_or_best_member
 
 from genrebench import EnsembleMember
@@ -29,6 +30,15 @@ CNNS = [
 ]
 IMAGE = ["yan2023/baseline", *CNNS]
 ENSEMBLE = "yan2023/cnn-ensemble"
+
+
+@pytest.fixture(autouse=True)
+def smoke_budget(monkeypatch):
+    """These tests check the pipeline, not how well the models learn (that is the main
+    leaderboard's test, tests/test_main_board.py): two epochs per image model keep them
+    short."""
+    monkeypatch.setitem(P.QUICK_BASELINE, "epochs", 2)
+    monkeypatch.setitem(P.QUICK_CNN, "epochs", 2)
 
 
 def rows(out: Path) -> dict[str, dict[str, str]]:
