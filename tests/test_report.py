@@ -824,9 +824,11 @@ def test_the_report_says_why_the_critical_difference_diagram_is_left_out(fabrica
     text = " ".join(out.read_text().split())
     assert "Across data sets" in text and "Critical-difference diagram" not in text
     said = re.findall(r"No critical-difference diagram\. ([^<]*)</p>", text)
-    assert len(said) == 2, said  # the failed row (no task) is not a third group
+    # One group per profile, protocol and task; the failed row (no task) is none.
+    assert len(said) == 3, said
     assert "single-label accuracy (profile quick): 8 experiments on 1 data set(s)" in said[1]
     assert "3 experiments on 1 data set(s)" in said[0] and "multi-label" in said[0]
+    assert "single-label accuracy (profile quick, paper protocol): 1 experiment(s)" in said[2]
 
 
 def test_the_critical_difference_diagram_is_drawn_where_it_can_say_something():

@@ -369,6 +369,26 @@ def test_friedman_ranks_like_with_like_and_seed_ensembles_are_not_experiments():
     assert found[1].notes == ["9 seed-ensemble row(s) (not experiments)"]
 
 
+def test_friedman_leaves_failed_rows_out_and_never_ranks_across_protocols():
+    benchmark = friedman_rows("xyz", "abc")
+    paper = [{**r, "protocol": "paper", "accuracy": 1 - r["accuracy"]} for r in benchmark]
+    failed = {"experiment": "w", "dataset": "a", "profile": "quick", "status": "failed",
+              "task": "", "accuracy": float("nan")}  # fmt: skip
+    board = pd.DataFrame([{**r, "protocol": "benchmark"} for r in benchmark] + paper + [failed])
+    done, left_out = stats.across_datasets(board)
+    # One group per protocol, each with its own ranks; the failed row forms no group.
+    assert [(f.protocol, f.experiments) for f in done] == [
+        ("benchmark", ["x", "y", "z"]),
+        ("paper", ["x", "y", "z"]),
+    ]
+    assert list(done[0].mean_ranks.index) == ["x", "y", "z"]
+    assert list(done[1].mean_ranks.index) == ["z", "y", "x"]
+    assert left_out == []
+    # Left out, a paper-protocol group says its protocol.
+    [left] = stats.across_datasets(board[board["dataset"] != "c"])[1][1:]
+    assert left.protocol == "paper" and "(profile quick, paper protocol)" in left.reason
+
+
 def top2(y, probs, threshold):
     return float(np.mean(top2_per_track(y, probs, threshold)))
 
@@ -437,3 +457,17 @@ def test_readme_per_track_metric_example_runs_as_written(tmp_path):
     spec = module.TOP2
     assert spec.compute(row.y, row.probs[0], 0.5) == pytest.approx(top2(row.y, row.probs[0], 0.5))
     assert spec.per_track(row.y, row.probs[0], 0.5).shape == (40,)
+
+
+def test_builtin_metrics_keep_their_known_range_when_their_specs_are_passed():
+    """The builtin metric specs declare no ``bounds`` (unbounded by default): passing them
+    must not unclip ECE's interval, which once printed as ``0.040 [-0.02, 0.11]``."""
+    from genrebench.plugins import load_plugins
+    from genrebench.resampling import bounds_of
+
+    specs = load_plugins().specs("metrics")
+    for task in ("single-label", "multi-label"):
+        assert bounds_of(task, "ece", specs) == (0.0, 1.0)
+        assert bounds_of(task, "ece_calibrated", specs) == (0.0, 1.0)
+        assert bounds_of(task, "accuracy", specs) == (0.0, 1.0)
+    assert bounds_of("single-label", "brier", specs) == (0.0, 2.0)

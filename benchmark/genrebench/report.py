@@ -920,14 +920,21 @@ def _across(board: pd.DataFrame) -> list[dict[str, Any]]:
     :func:`genrebench.stats.across_datasets`)."""
     done, left_out = stats.across_datasets(board)
     out = [
-        {"profile": r.profile, "task": r.task, "drawn": _friedman(r), "reason": ""} for r in done
+        {
+            "profile": r.profile,
+            "protocol": r.protocol,
+            "task": r.task,
+            "drawn": _friedman(r),
+            "reason": "",
+        }
+        for r in done
     ]
     out += [
-        {"profile": r.profile, "task": r.task, "drawn": None, "reason": r.reason}
+        {"profile": r.profile, "protocol": r.protocol, "task": r.task, "drawn": None,
+         "reason": r.reason}
         for r in left_out
-        if r.task or r.n_experiments  # not the failed rows (no task) on their own
-    ]
-    return sorted(out, key=lambda e: (e["profile"], e["task"]))
+    ]  # fmt: skip
+    return sorted(out, key=lambda e: (e["profile"], e["protocol"], e["task"]))
 
 
 def _friedman(result: stats.Friedman) -> dict[str, Any]:
@@ -939,7 +946,8 @@ def _friedman(result: stats.Friedman) -> dict[str, Any]:
     metric = "subset accuracy" if result.task == "multi-label" else result.metric
     ax.set_title(
         f"Mean rank of {metric} over {len(result.datasets)} data sets "
-        f"(profile {result.profile}); bars join experiments the Nemenyi test does not separate",
+        f"(profile {result.profile}, {result.protocol} protocol); bars join experiments the "
+        "Nemenyi test does not separate",
         fontsize=8,
     )
     return {

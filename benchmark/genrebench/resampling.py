@@ -551,6 +551,7 @@ CALIBRATED = "_calibrated"
 
 #: The range of every builtin column with a weighted form, where it is not [0, 1]: an
 #: interval is clipped to its column's range (the bias-shifted fallback can leave it).
+UNBOUNDED = (-math.inf, math.inf)
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "single-label": {"nll": (0.0, math.inf), "brier": (0.0, 2.0)},
     "multi-label": {"nll": (0.0, math.inf)},
@@ -563,13 +564,15 @@ def bounds_of(task: str, column: str, metrics: Sequence[MetricSpec] = ()) -> tup
     ``accuracy_raw`` / ``accuracy_<rule>``; unbounded for anything else."""
     base = column.removesuffix(CALIBRATED)
     for spec in metrics:
-        if spec.task == task and base in spec.column_names():
+        # A spec that declares no range (the default, unbounded) leaves it to the known
+        # ranges below: the builtin metrics declare none, and ECE must not dip below 0.
+        if spec.task == task and base in spec.column_names() and spec.bounds != UNBOUNDED:
             return tuple(spec.bounds)
     if base in RANGES.get(task, {}):
         return RANGES[task][base]
     if base in WEIGHTED.get(task, {}) or base.startswith("accuracy_"):
         return (0.0, 1.0)
-    return (-math.inf, math.inf)
+    return UNBOUNDED
 
 
 def columns_of(row: RowData) -> list[str]:

@@ -665,11 +665,13 @@ class Friedman:
     critical_difference: float = math.nan
     #: What was left out of the analysis (seed ensembles, incomplete rows, ...).
     notes: list[str] = field(default_factory=list)
+    #: The protocol of every row ranked (paper-protocol rows are never ranked with others).
+    protocol: str = "benchmark"
 
 
 @dataclass
 class FriedmanLeftOut:
-    """A group of rows (one profile and task type) the analysis across data sets could
+    """A group of rows (one profile, protocol and task type) the analysis across data sets could
     say nothing about, and ``reason``, a sentence for the report."""
 
     profile: str
@@ -678,6 +680,7 @@ class FriedmanLeftOut:
     n_experiments: int
     n_datasets: int
     reason: str
+    protocol: str = "benchmark"
 
 
 def min_datasets(k: int, alpha: float = ALPHA) -> int:
@@ -717,8 +720,8 @@ def friedman_left_out(board: pd.DataFrame, metric: str = RANK_METRIC) -> list[Fr
 def across_datasets(
     board: pd.DataFrame, metric: str = RANK_METRIC
 ) -> tuple[list[Friedman], list[FriedmanLeftOut]]:
-    """Friedman's test (scipy) and the Nemenyi post-hoc test (scikit-posthocs) per profile
-    and task type (like with like: single-label accuracy is never ranked with multi-label
+    """Friedman's test (scipy) and the Nemenyi post-hoc test (scikit-posthocs) per profile,
+    protocol and task type (like with like: single-label accuracy is never ranked with multi-label
     subset accuracy), over the experiments that ran on every data set of the group: each
     data set is one block, ranked on one set of test tracks (its largest section).  Seed
     ensembles are not experiments, failed and incomplete rows are left out.  Run only
@@ -736,7 +739,16 @@ def across_datasets(
     if "section" not in frame:
         frame["section"] = frame["dataset"]
     frame["task"] = frame["task"].fillna("")
-    for (profile, task), part in frame.groupby(["profile", "task"], sort=True):
+    if "protocol" not in frame:
+        frame["protocol"] = "benchmark"
+    frame["protocol"] = frame["protocol"].fillna("benchmark")
+    # A row that failed on every seed has no task: it belongs to no group, and must not
+    # form an "unknown" group of its own (the leaderboard reports it as failed).
+    if "status" in frame:
+        frame = frame[frame["status"] != "failed"]
+    for (profile, protocol, task), part in frame.groupby(
+        ["profile", "protocol", "task"], sort=True
+    ):
         notes = []
         ensembles = part["ensemble_of"].fillna("").astype(str).str.startswith("seeds ")
         if ensembles.any():
@@ -766,17 +778,20 @@ def across_datasets(
         what = f"{task or 'unknown'} {metric}" + (
             " (subset accuracy)" if task == "multi-label" and metric == "accuracy" else ""
         )
+        # Rows of the paper protocol were tested on each paper's own tracks: never ranked
+        # with the benchmark protocol's.
+        group = f"profile {profile}" + ("" if protocol == "benchmark" else f", {protocol} protocol")
         reason = ""
         if k < 3:
             reason = (
-                f"Friedman/Nemenyi over data sets left out for {what} (profile {profile}): "
+                f"Friedman/Nemenyi over data sets left out for {what} ({group}): "
                 f"{k} experiment(s) ran on every one of the {n} data set(s); it needs at "
                 "least 3"
             )
         elif n < min_datasets(k):
             largest = n * (k - 1)
             reason = (
-                f"Friedman/Nemenyi over data sets left out for {what} (profile {profile}): "
+                f"Friedman/Nemenyi over data sets left out for {what} ({group}): "
                 f"{k} experiments on {n} data set(s), and with {k} experiments it needs at "
                 f"least {min_datasets(k)}: on {n} even identical rankings give chi2 = "
                 f"{largest} (p = {stats.chi2.sf(largest, k - 1):.3f}) and a critical "
@@ -786,7 +801,9 @@ def across_datasets(
         if notes and reason:
             reason += "; also left out: " + "; ".join(notes)
         if reason:
-            left_out.append(FriedmanLeftOut(str(profile), str(task), metric, k, n, reason))
+            left_out.append(
+                FriedmanLeftOut(str(profile), str(task), metric, k, n, reason, str(protocol))
+            )
             continue
         statistic, p_value = stats.friedmanchisquare(*(table[c] for c in table.columns))
         ranks = table.rank(axis=1, ascending=False).mean(axis=0).sort_values()
@@ -806,6 +823,7 @@ def across_datasets(
                 task=str(task),
                 critical_difference=critical_difference(k, n),
                 notes=notes,
+                protocol=str(protocol),
             )
         )
     return done, left_out
