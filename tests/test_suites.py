@@ -226,6 +226,20 @@ def test_shipped_suites_parse_and_name_registered_things(folder):
     suites.check(suite, registry, data_root=Path("/data"))
 
 
+def test_the_gtzan_suite_compares_every_paper_on_one_split_and_reproduces_each_on_its_own():
+    suite = suites.load(ROOT / "leaderboards" / "gtzan" / "suite.toml")
+    benchmark = [r for r in suite.runs if r.protocol == "benchmark"]
+    assert len(benchmark) == 1 and benchmark[0].split == "fault-filtered"
+    assert {"schindler2016/*", "yan2023/*", "pocelli2024/*"} <= set(benchmark[0].experiments)
+    paper = {tuple(r.experiments): r.split for r in suite.runs if r.protocol == "paper"}
+    # yan2023 is reproduced on its authors' split list; one paper run per paper.
+    assert paper == {
+        ("schindler2016/*",): None,
+        ("yan2023/*",): "yan2023-authors",
+        ("pocelli2024/*",): None,
+    }
+
+
 def test_the_main_suite_runs_a_headline_experiment_of_every_installed_plugin():
     # The README's main job must grow with the plugins: a paper plugin of this repository
     # that is installed but has no experiment in the main suite is missing from the
