@@ -35,7 +35,8 @@ class TrainConfig:
     optimiser step (``None``: constant).  ``patience`` enables early stopping on validation
     loss (the best weights are restored); it needs validation data.  The history's
     ``train_loss`` is the data loss without the ``l1`` penalty, which is recorded apart
-    (``l1_penalty``, at the end of each epoch)."""
+    (``l1_penalty``, at the end of each epoch); single-label models also record
+    ``train_accuracy``, over the epoch's batches as trained (the number papers report)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -251,14 +252,15 @@ class TorchClassifier:
         for epoch in epochs:
             self.module.train()
             order = torch.randperm(len(x), generator=generator)
-            total, seen = 0.0, 0
+            total, seen, correct, counted = 0.0, 0, 0, 0
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
                 xb, yb = self._inputs(x, idx.numpy()).to(self.device), yt[idx].to(self.device)
                 if augment is not None:
                     xb = augment(xb, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(self.module(xb), yb)
+                logits = self.module(xb)
+                loss = loss_fn(logits, yb)
                 objective = loss + cfg.l1 * l1_norm(self.module) if cfg.l1 else loss
                 objective.backward()
                 optimizer.step()
@@ -266,11 +268,18 @@ class TorchClassifier:
                     scheduler.step()
                 total += float(loss.detach()) * len(idx)
                 seen += len(idx)
+                if not self.multilabel and yb.dim() == 1:  # class indices
+                    correct += int((logits.detach().argmax(dim=1) == yb).sum())
+                    counted += len(idx)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": total / seen,
                 "lr": optimizer.param_groups[0]["lr"],
             }
+            if counted:
+                # As Keras reports it (and the papers compared with): over the epoch's
+                # batches as trained, in training mode (dropout, augmentation).
+                record["train_accuracy"] = correct / counted
             if cfg.l1:
                 with torch.no_grad():
                     record["l1_penalty"] = float(cfg.l1 * l1_norm(self.module))
