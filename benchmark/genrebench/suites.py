@@ -318,10 +318,9 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
             )
         if run.calibration is not None:
             from genrebench import calibration
-            from genrebench.runner import calibrators
 
             try:
-                calibration.resolve(run.calibration, calibrators(registry))
+                calibration.resolve(run.calibration, calibration.calibrators(registry))
             except ConfigError as exc:
                 raise SuiteError(f"{suite.where(line_of('calibration'))}: {where}: {exc}") from None
         if run.data_root and DATA_ROOT in run.data_root and data_root is None:
@@ -347,7 +346,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
 
 def expand(registry, pattern: str) -> list[str]:
     """Experiment and ensemble names matching ``pattern``; a glob leaves out experiments
-    that need user-supplied weights (as :func:`genrebench.runner.plan` does)."""
+    that need user-supplied weights (as :func:`genrebench.planning.plan` does)."""
     experiments, ensembles = registry.names("experiments"), registry.names("ensembles")
     if not _GLOB.search(pattern):
         return [pattern] if pattern in experiments or pattern in ensembles else []
@@ -387,9 +386,9 @@ def _experiments_of(registry, names: list[str]) -> list:
 
 
 def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -> list:
-    """One :class:`genrebench.runner.RunOptions` per run of ``suite``; ``common`` holds the
+    """One :class:`genrebench.planning.RunOptions` per run of ``suite``; ``common`` holds the
     options a suite leaves to the command line (out, jobs, device, cache_dir, ...)."""
-    from genrebench.runner import RunOptions
+    from genrebench.planning import RunOptions
 
     options = []
     for run in suite.runs:
