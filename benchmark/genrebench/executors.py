@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from genrebench.errors import ConfigError, RunStopped
 from genrebench.planning import Job, RunOptions
+from genrebench.workers import SINGLE_THREAD_ENV
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrebench.runner import Runner
@@ -55,12 +56,6 @@ ENV_NO_WORKERS = "GENREBENCH_DASK_NO_WORKERS_SECONDS"
 POLL_SECONDS = 1.0
 #: After how long without workers a local cluster of the run's own gets a new one.
 RESTART_SECONDS = 15
-_SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-}
 
 
 def parse_executor(text: str, scheduler: str | None) -> tuple[str, Any]:
@@ -154,7 +149,7 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env=_SINGLE_THREAD_ENV,
+                env=SINGLE_THREAD_ENV,
             )
             address = self.cluster.scheduler_address
         self.address = address
@@ -359,7 +354,7 @@ def _worker_runner(runner_class: type[Runner], options: RunOptions) -> Runner:
 
     key = config_hash(jsonable(vars(options)))
     if key not in _worker_runners:
-        os.environ.update(_SINGLE_THREAD_ENV)
+        os.environ.update(SINGLE_THREAD_ENV)
         import torch
 
         torch.set_num_threads(1)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS
+from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS, SPLIT_PARTS
 from genrebench.errors import ConfigError, UnknownNameError, closest
 from genrebench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
@@ -62,7 +62,6 @@ RUN_KEYS = {
     "data_root": str,
     "calibration": str,
 }
-SPLIT_PARTS = ("train", "valid", "test")
 #: What a suite's ``name`` may be: it names folders (``runs/<name>``,
 #: ``leaderboards/<name>``), so it is a plain name, never a path.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
