@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS
+from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS, SPLIT_PARTS
 from genrebench.errors import ConfigError, UnknownNameError, closest
 from genrebench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
@@ -64,7 +64,6 @@ RUN_KEYS = {
     "data_root": str,
     "calibration": str,
 }
-SPLIT_PARTS = ("train", "valid", "test")
 #: What a suite's ``name`` may be: it names folders (``runs/<name>``,
 #: ``leaderboards/<name>``), so it is a plain name, never a path.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -323,10 +322,9 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
             )
         if run.calibration is not None:
             from genrebench import calibration
-            from genrebench.runner import calibrators
 
             try:
-                calibration.resolve(run.calibration, calibrators(registry))
+                calibration.resolve(run.calibration, calibration.calibrators(registry))
             except ConfigError as exc:
                 raise SuiteError(f"{suite.where(line_of('calibration'))}: {where}: {exc}") from None
         unset = [n for n in ENV_PATTERN.findall(run.data_root or "") if not os.environ.get(n)]
@@ -359,7 +357,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
 
 def expand(registry, pattern: str) -> list[str]:
     """Experiment and ensemble names matching ``pattern``; a glob leaves out experiments
-    that need user-supplied weights (as :func:`genrebench.runner.plan` does)."""
+    that need user-supplied weights (as :func:`genrebench.planning.plan` does)."""
     experiments, ensembles = registry.names("experiments"), registry.names("ensembles")
     if not _GLOB.search(pattern):
         return [pattern] if pattern in experiments or pattern in ensembles else []
@@ -399,9 +397,9 @@ def _experiments_of(registry, names: list[str]) -> list:
 
 
 def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -> list:
-    """One :class:`genrebench.runner.RunOptions` per run of ``suite``; ``common`` holds the
+    """One :class:`genrebench.planning.RunOptions` per run of ``suite``; ``common`` holds the
     options a suite leaves to the command line (out, jobs, device, cache_dir, ...)."""
-    from genrebench.runner import RunOptions
+    from genrebench.planning import RunOptions
 
     options = []
     for run in suite.runs:
