@@ -300,3 +300,18 @@ def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_pa
     np.testing.assert_array_equal(read, probs)
     with pytest.raises(outputs.PredictionsError, match=r"line 3: track 'a' appears twice"):
         outputs.read_predictions(path, ["x", "y"], "single-label")
+
+
+def test_files_written_atomically_get_the_permissions_of_a_new_file(tmp_path):
+    """mkstemp's 0600 once made every leaderboard file unreadable to the user's group."""
+    from genrebench import outputs
+
+    old = os.umask(0o022)
+    try:
+        outputs.write_atomic(tmp_path / "a.txt", lambda tmp: tmp.write_text("x"))
+        with outputs.AtomicFiles() as files:
+            files.write_text(tmp_path / "b.txt", "y")
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

@@ -94,12 +94,23 @@ def check_writable(folder: Path, what: str) -> None:
         )
 
 
+def _temporary_beside(path: Path) -> Path:
+    """A fresh empty file beside ``path`` with the permissions a new file gets (mkstemp
+    makes it 0600, which would leave every result unreadable to the user's group)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a fresh temporary file beside ``path``, then move it into
     place; the temporary file is removed if ``write`` fails."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temporary_beside(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -150,9 +161,7 @@ class AtomicFiles:
         twice keeps the later content)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = _temporary_beside(path)
         try:
             write(tmp)
         except BaseException:
