@@ -634,14 +634,14 @@ def test_calibration_holdout_gives_a_split_without_validation_one_the_model_neve
     assert sorted(valid["label"]) == ["high", "high", "low", "low", "mid", "mid"]
 
 
-def test_readme_calibrator_example_runs_as_written(tmp_path):
+def test_docs_calibrator_example_runs_as_written(tmp_path):
     import types
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = readme.split("A calibrator in one file", 1)[1].split("```python\n", 1)[1]
+    page = Path(__file__).parents[1] / "docs" / "plugins" / "writing.md"
+    block = page.read_text().split("A calibrator in one file", 1)[1].split("```python\n", 1)[1]
     code = "\n".join(line.removeprefix("  ") for line in block.split("```", 1)[0].splitlines())
     module = types.ModuleType("genrebench_tiny_calibrator")
-    exec(compile(code, "README.md", "exec"), module.__dict__)
+    exec(compile(code, str(page), "exec"), module.__dict__)
     [result] = run_noisy(tmp_path, calibration="tiny/shrinkage", extra=[module])
     assert result["calibration"]["status"] == "ok", result["calibration"]
     assert 0 <= result["metrics"]["shrinkage"] < 1

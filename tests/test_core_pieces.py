@@ -230,6 +230,29 @@ def test_training_lowers_the_loss_and_predicts_probabilities():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_the_training_history_records_the_accuracy_of_each_epoch_as_trained():
+    import torch
+
+    from genrebench.training import TorchClassifier, TrainConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    setup = ModelSetup("single-label", ["n", "p"], (8,), seed=0, device="cpu", params={}, budget={})
+    # One full batch and lr 0: the epoch's accuracy is the untrained model's on all of x.
+    model = TorchClassifier(
+        torch.nn.Linear(8, 2), setup, TrainConfig(epochs=1, lr=0.0, batch_size=64)
+    )
+    expected = float(np.mean(model.predict_proba(x).argmax(axis=1) == y))
+    model.fit(x, y)
+    assert model.history[0]["train_accuracy"] == pytest.approx(expected)
+    # Multi-label models have no single accuracy to record.
+    multi = ModelSetup("multi-label", ["a", "b"], (8,), 0, "cpu", {}, {})
+    model = TorchClassifier(torch.nn.Linear(8, 2), multi, TrainConfig(epochs=1))
+    model.fit(x, np.stack([y, 1 - y], axis=1))
+    assert "train_accuracy" not in model.history[0]
+
+
 def test_early_stopping_needs_validation_data_and_restores_best_weights():
     import torch
 

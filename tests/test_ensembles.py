@@ -325,3 +325,45 @@ def test_ensembles_reach_the_run_finished_hook_with_their_folders(tmp_path):
     assert seen[("test/mean (seed ensemble)", "ensemble")] == folder(
         tmp_path, "test/mean", "ensemble"
     )
+
+
+def test_ensembles_save_under_the_job_lock_with_their_provenance(tmp_path, monkeypatch):
+    from genrebench import outputs
+
+    real_lock, real_write, locked, unlocked_writes = outputs.job_lock, outputs.write_json, [], []
+
+    def recording_lock(where):
+        lock = real_lock(where)
+
+        class Held:
+            def __enter__(self):
+                locked.append(where)
+                return lock.__enter__()
+
+            def __exit__(self, *exc):
+                locked.remove(where)
+                return lock.__exit__(*exc)
+
+        return Held()
+
+    def checked_write(path, data):
+        if path.parent not in locked and path.name in ("metrics.json", "provenance.json"):
+            unlocked_writes.append(path)
+        return real_write(path, data)
+
+    monkeypatch.setattr(outputs, "job_lock", recording_lock)
+    monkeypatch.setattr(outputs, "write_json", checked_write)
+    results = run(tmp_path, ["test/mean"], seeds=2)
+    assert unlocked_writes == []
+    for name, seed in (("test/mean", 0), ("test/mean", "ensemble")):
+        where = folder(tmp_path, name, seed)
+        provenance = json.loads((where / "provenance.json").read_text())
+        key = ("test/mean (seed ensemble)", "ensemble") if seed == "ensemble" else (name, seed)
+        assert provenance["config_hash"] == results[key]["config_hash"]
+        assert provenance["ensemble"] == results[key]["ensemble"]
+        assert provenance["environment"]["packages"]
+        members = [(m["experiment"], m["seed"]) for m in provenance["members"]]
+        if seed == "ensemble":
+            assert members == [("test/mean", 0), ("test/mean", 1)]
+        else:
+            assert members == [("test/a", 0), ("test/b", 0), ("test/c", 0)]

@@ -36,7 +36,10 @@ from genrebench.plugins import (
     selected_entry_points,
 )
 
-README = Path(__file__).parents[1] / "README.md"
+DOCS = Path(__file__).parents[1] / "docs"
+#: The plugin guide, whose code blocks these tests execute.
+WRITING = DOCS / "plugins" / "writing.md"
+HOOKS = DOCS / "plugins" / "hooks.md"
 
 
 def test_example_plugin_is_discovered_through_its_entry_point(registry):
@@ -118,8 +121,8 @@ def test_unknown_name_suggests_the_nearest(registry):
     assert "reference/mlp" in str(info.value)
 
 
-def test_every_hook_has_a_docstring_and_is_documented_in_the_readme():
-    readme = README.read_text()
+def test_every_hook_has_a_docstring_and_is_documented():
+    reference = HOOKS.read_text()
     hooks = [
         n
         for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -130,18 +133,18 @@ def test_every_hook_has_a_docstring_and_is_documented_in_the_readme():
     assert len(hooks) == len(KINDS) + 4
     for name in hooks:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no docstring"
-        assert name in readme, f"{name} is not documented in README.md"
+        assert name in reference, f"{name} is not documented in docs/plugins/hooks.md"
 
 
-def test_readme_plugin_example_runs_as_written(tmp_path):
+def test_docs_plugin_example_runs_as_written(tmp_path):
     import types
 
     from genrebench.runner import Runner, RunOptions, plan
 
-    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```python\n")[1:]]
+    blocks = [b.split("```", 1)[0] for b in WRITING.read_text().split("```python\n")[1:]]
     code = next(b for b in blocks if "tiny/centroid" in b)
     module = types.ModuleType("genrebench_tiny")
-    exec(compile(code, "README.md", "exec"), module.__dict__)
+    exec(compile(code, str(WRITING), "exec"), module.__dict__)
     registry = load_plugins(extra=[module])
     assert registry.plugin_of("experiments", "tiny/centroid") == "genrebench_tiny"
     options = RunOptions(experiments=["tiny/centroid"], datasets=["example-tones"], out=tmp_path)
@@ -151,15 +154,15 @@ def test_readme_plugin_example_runs_as_written(tmp_path):
     assert result["metrics"]["accuracy"] > 0.5
 
 
-def test_readme_torch_classifier_example_runs_as_written(tmp_path):
+def test_docs_torch_classifier_example_runs_as_written(tmp_path):
     import types
 
     from genrebench.runner import Runner, RunOptions, plan
 
-    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```python\n")[1:]]
+    blocks = [b.split("```", 1)[0] for b in WRITING.read_text().split("```python\n")[1:]]
     code = next(b for b in blocks if "TorchClassifier(" in b)
     module = types.ModuleType("genrebench_tinycnn")
-    exec(compile(code, "README.md", "exec"), module.__dict__)
+    exec(compile(code, str(WRITING), "exec"), module.__dict__)
     registry = load_plugins(extra=[module])
     assert not registry.broken["experiments"]
     options = RunOptions(experiments=["tinycnn/cnn"], datasets=["example-tones"], out=tmp_path)
@@ -170,10 +173,10 @@ def test_readme_torch_classifier_example_runs_as_written(tmp_path):
     assert result["metrics"]["accuracy"] > 0.5  # three classes: chance is 1/3
 
 
-def test_readme_lists_every_name_genrebench_exports():
+def test_docs_list_every_name_genrebench_exports():
     import genrebench
 
-    text = README.read_text().split("**What `genrebench` exports**", 1)[1].split("\n\n", 1)[0]
+    text = WRITING.read_text().split("**What `genrebench` exports**", 1)[1].split("\n\n", 1)[0]
     listed = set(re.findall(r"`(\w+)`", text.split("Plugins may also use", 1)[0]))
     assert listed == set(genrebench.__all__)
 

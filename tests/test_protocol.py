@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from genrebench import ExperimentSpec, SplitRequest, hookimpl
-from genrebench.cli import _summarise_splits, main
+from genrebench.cli import main
 from genrebench.errors import ConfigError
 from genrebench.outputs import job_folder
 from genrebench.plugins import load_plugins
 from genrebench.protocols import split_request, track_caps
 from genrebench.runner import Runner, RunOptions, plan
+from genrebench.session import summarise_splits
 from genrebench.stages import split_checksum
 
 FEATURE, MODEL = "example/band-energies", "example/nearest-centroid"
@@ -116,7 +117,7 @@ def test_a_run_split_applies_to_every_experiment_under_the_benchmark_protocol(tm
 def test_caps_never_touch_the_test_part_under_the_benchmark_protocol(tmp_path, capsys):
     result = run(tmp_path / "b", ["test/capped"])["test/capped"]
     capsys.readouterr()
-    _summarise_splits(RunOptions(), [result])
+    summarise_splits(RunOptions(), [result])
     assert (
         "note: test/capped: max_test_tracks=3 ignored: the benchmark protocol never caps the "
         "test tracks" in capsys.readouterr().err

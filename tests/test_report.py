@@ -1037,3 +1037,13 @@ def test_report_and_headline_are_written_atomically(fabricated, tmp_path, monkey
     monkeypatch.setattr(outputs, "write_atomic", lambda p, w: (written.append(p), real(p, w)))
     report.write(tmp_path / "r.html", board, results, registry, headline=tmp_path / "r.png")
     assert written == [tmp_path / "r.html", tmp_path / "r.png"]
+
+
+def test_a_random_split_of_gtzan_carries_the_artist_note():
+    from genrebench import report
+
+    assert report.artist_note("gtzan", ["fault-filtered"]) == ""
+    assert report.artist_note("synthetic-genres", ["stratified(train=0.7)"]) == ""
+    note = report.artist_note("gtzan", ["yan2023-authors"])
+    assert "not artist-filtered" in note and "fault-filtered split keeps each artist" in note
+    assert "inflates accuracy" in report.artist_note("gtzan", ["kfold(5)"])

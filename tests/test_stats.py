@@ -445,14 +445,14 @@ def test_intervals_stay_in_the_metrics_range_and_few_tracks_are_said(tmp_path):
     )
 
 
-def test_readme_per_track_metric_example_runs_as_written(tmp_path):
+def test_docs_per_track_metric_example_runs_as_written(tmp_path):
     import types
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    page = Path(__file__).parents[1] / "docs" / "plugins" / "writing.md"
+    blocks = [b.split("```", 1)[0] for b in page.read_text().split("```python\n")[1:]]
     code = next(b for b in blocks if "per_track=top2_per_track" in b)
     module = types.ModuleType("readme_top2")
-    exec(compile(code, "README.md", "exec"), module.__dict__)
+    exec(compile(code, str(page), "exec"), module.__dict__)
     row = make_row(n_seeds=1, skill=1.0)
     spec = module.TOP2
     assert spec.compute(row.y, row.probs[0], 0.5) == pytest.approx(top2(row.y, row.probs[0], 0.5))

@@ -1,5 +1,6 @@
-"""``genrebench bench``: the performance figures of the README, measured on your machine
-and, where it takes audio, on your data.  Every comparison runs side by side in one
+"""``genrebench bench``: the figures of the performance log
+(``docs/development/performance.md``), measured on your machine and, where it takes audio,
+on your data.  Every comparison runs side by side in one
 invocation and is reported as a ratio, because absolute seconds mean little on a shared
 machine.
 
@@ -210,8 +211,9 @@ def _memory_child(experiment: str, root: str, cache_dir: str, out: str) -> None:
     import types
 
     from genrebench import hookimpl
+    from genrebench.planning import RunOptions, plan
     from genrebench.plugins import load_plugins
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.runner import Runner
 
     base = load_plugins().get("experiments", experiment)
     spec = replace(
@@ -312,8 +314,9 @@ def bench_overhead(experiments: Sequence[str], work_dir: Path, rounds: int = 3) 
     column, a cost per run, not per job."""
     from genrebench.cache import FeatureCache
     from genrebench.features import extract_all
+    from genrebench.planning import RunOptions, plan
     from genrebench.plugins import load_plugins
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.runner import Runner
     from genrebench.workers import ExtractionPool
 
     registry = load_plugins()

@@ -44,7 +44,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -54,6 +54,9 @@ from genrebench.aggregation import aggregate_tracks
 from genrebench.errors import ConfigError, UnknownNameError
 from genrebench.metrics import probability_problem
 from genrebench.specs import CALIBRATION_LEVELS, Calibration, CalibratorSpec, Task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genrebench.plugins import Registry
 
 #: The name that turns calibration off.
 NONE = "none"
@@ -476,3 +479,8 @@ def _check_output(probs: np.ndarray, shape: tuple[int, ...], task: Task) -> None
     problem = probability_problem(probs, task, value_atol=1e-9, sum_atol=1e-6)
     if problem is not None:
         raise ValueError(f"transform returned {problem}")
+
+
+def calibrators(registry: Registry) -> dict[str, Any]:
+    """The registered calibrators by name."""
+    return {name: registry.get("calibrators", name) for name in registry.names("calibrators")}

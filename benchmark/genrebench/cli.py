@@ -16,7 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from genrebench import __version__
 from genrebench.errors import ConfigError, GenrebenchError, PluginError
@@ -159,9 +158,9 @@ def cmd_bench(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
-    from genrebench import ensembles
+    from genrebench import ensembles, session
     from genrebench.executors import parse_executor
-    from genrebench.runner import RunOptions, plan
+    from genrebench.planning import RunOptions, plan
 
     if args.suite:
         return _run_suite(registry, args)
@@ -191,7 +190,7 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
     if not jobs:
         raise ConfigError("nothing to run: every selected experiment was left out (see the notes)")
     board_out = args.leaderboard_out or options.out
-    results, _ = _run_jobs(registry, [(options, jobs, ensemble_jobs)], board_out)
+    results, _ = session.run_planned(registry, [(options, jobs, ensemble_jobs)], board_out)
     status = _write_leaderboard([options.out / "runs"], board_out, results, registry)
     registry.pm.hook.genrebench_session_finished(
         suite=None, results=results, leaderboard_folder=board_out, exitstatus=status
@@ -202,10 +201,10 @@ def cmd_run(registry: Registry, args: argparse.Namespace) -> int:
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """``run --suite``: check the whole suite, plan and load every run's data, then run;
     the leaderboard holds exactly the suite's jobs and sits beside a copy of its file."""
-    from genrebench import ensembles, outputs, suites
+    from genrebench import ensembles, outputs, session, suites
     from genrebench.executors import parse_executor
+    from genrebench.planning import plan
     from genrebench.report import NothingToReport
-    from genrebench.runner import plan
 
     suite = suites.resolve(registry, args.suite)
     fixed = {
@@ -244,7 +243,7 @@ def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     # With --out, everything the run writes goes there (the leaderboard beside runs/);
     # without it, the suite's board goes to leaderboards/<suite> as committed in a checkout.
     board_out = args.leaderboard_out or args.out or Path("leaderboards") / suite.name
-    results, folders = _run_jobs(registry, planned, board_out, suite)
+    results, folders = session.run_planned(registry, planned, board_out, suite)
     board_out.mkdir(parents=True, exist_ok=True)
     copy = board_out / "suite.toml"
     sources = [f / "metrics.json" for f in folders]
@@ -285,38 +284,6 @@ def _common_run_options(args: argparse.Namespace, out: Path) -> dict:
         executor=args.executor,
         scheduler=args.scheduler,
     )
-
-
-def _run_jobs(
-    registry: Registry, planned: list, board_out: Path, suite: Any = None
-) -> tuple[list[dict], list[Path]]:
-    """Load every data set of every planned run first (a bad data root stops everything
-    before any training) and check that what must be written can be (``--out`` unless
-    every job finished there, the leaderboard's folder ``board_out``), then run each run's
-    jobs and its ensembles (cross-experiment, then seed ensembles); all their results and
-    folders."""
-    from genrebench import ensembles, outputs
-    from genrebench.runner import Runner
-
-    runners = []
-    for options, jobs, ensemble_jobs in planned:
-        runner = Runner(registry, options)
-        runner.load_datasets(jobs)
-        runner.check_storage(jobs)
-        runners.append((runner, jobs, ensemble_jobs))
-    outputs.check_writable(board_out, "--leaderboard-out")
-    registry.pm.hook.genrebench_session_started(
-        suite=suite, options=[options for options, _, _ in planned]
-    )
-    results, folders = [], []
-    for runner, jobs, ensemble_jobs in runners:
-        ran = runner.run(jobs)
-        combined = ensembles.run_all(runner, ensemble_jobs, ran)
-        results += ran + combined
-        folders += [outputs.result_folder(runner.options.out, r) for r in ran + combined]
-        _summarise_problems(runner)
-        _summarise_splits(runner.options, ran)
-    return results, folders
 
 
 def _board(sources: Sequence[Path], registry: Registry | None = None):
@@ -416,56 +383,6 @@ def cmd_suites(registry: Registry, args: argparse.Namespace) -> int:
     if not found:
         print("no suites registered (run one from a file: genrebench run --suite PATH)")
     return 0
-
-
-def _summarise_problems(runner) -> None:
-    for note in sorted(runner.notes):
-        print(f"note: {note}", file=sys.stderr)
-    if runner.skipped:
-        print(f"skipped {len(runner.skipped)} unreadable track(s):", file=sys.stderr)
-        for track_id, reason in sorted(runner.skipped.items()):
-            print(f"  {track_id}: {reason}", file=sys.stderr)
-
-
-def _summarise_splits(options, results: Sequence[dict]) -> None:
-    """What the run's rows were evaluated on, one line per data set and test-track set
-    (with the experiments on it when the protocol gave them different ones), then the caps
-    the protocol ignored and the test tracks each row lost."""
-    sets: dict[tuple, list[str]] = {}
-    ignored: dict[str, dict] = {}
-    for r in results:
-        if r.get("status") != "ok" or "evaluation_set" not in r:
-            continue
-        key = (r["dataset"], r.get("split"), r["evaluation_set"]["n_tracks"])
-        key += (r["evaluation_set"]["sha256"],)
-        sets.setdefault(key, [])
-        if r["experiment"] not in sets[key]:
-            sets[key].append(r["experiment"])
-        if r.get("caps", {}).get("ignored"):
-            ignored[r["experiment"]] = r["caps"]["ignored"]
-        if r.get("n_test_tracks_lost"):
-            shown = ", ".join(r.get("test_tracks_lost", []))
-            print(
-                f"note: {r['experiment']} on {r['dataset']} seed {r['seed']} lost "
-                f"{r['n_test_tracks_lost']} of its {r['evaluation_set']['n_tracks']} planned "
-                f"test tracks ({shown}): its row is not on the full test set",
-                file=sys.stderr,
-            )
-    datasets = [k[0] for k in sets]
-    for (dataset, split, n_tracks, sha), names in sets.items():
-        who = "" if datasets.count(dataset) == 1 else f" ({', '.join(names)})"
-        print(
-            f"split: {dataset}, {options.protocol} protocol: {split}, {n_tracks} test tracks "
-            f"(sha256 {sha[:12]}){who}",
-            file=sys.stderr,
-        )
-    for name, caps in sorted(ignored.items()):
-        text = ", ".join(f"{k}={v}" for k, v in caps.items())
-        print(
-            f"note: {name}: {text} ignored: the {options.protocol} protocol never caps the "
-            "test tracks",
-            file=sys.stderr,
-        )
 
 
 def cmd_leaderboard(registry: Registry, args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ refused: its ``metrics.json`` says ``failed`` and names the member.
 
 from __future__ import annotations
 
-import fnmatch
+import contextlib
 import hashlib
 import sys
 import time
@@ -40,8 +40,11 @@ import numpy as np
 
 from genrebench import __version__, outputs
 from genrebench.aggregation import aggregate_tracks, get_aggregation
-from genrebench.calibration import calibrate
-from genrebench.provenance import config_hash
+from genrebench.calibration import calibrate, calibrators
+from genrebench.jobfiles import save_job_files
+from genrebench.planning import Job, matching, planned_datasets
+from genrebench.progress import headline
+from genrebench.provenance import config_hash, environment
 from genrebench.specs import EnsembleMember, EnsembleSpec
 from genrebench.stages import (
     Predictions,
@@ -52,8 +55,9 @@ from genrebench.stages import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from genrebench.planning import RunOptions
     from genrebench.plugins import Registry
-    from genrebench.runner import Runner, RunOptions
+    from genrebench.runner import Runner
 
 COST_SUMS = ("feature_seconds", "train_seconds", "inference_seconds_per_track", "n_parameters")
 
@@ -84,13 +88,6 @@ class Saved:
 
 
 # --------------------------------------------------------------------------- planning
-def matching(names: Sequence[str], pattern: str) -> list[str]:
-    """``names`` matching ``pattern`` (an exact name or a shell-style glob)."""
-    if any(c in pattern for c in "*?["):
-        return fnmatch.filter(names, pattern)
-    return [pattern] if pattern in names else []
-
-
 def select_ensembles(registry: Registry, patterns: Sequence[str]) -> list[EnsembleSpec]:
     """Ensembles named by ``patterns`` (every registered one when there are none)."""
     names = registry.names("ensembles")
@@ -103,8 +100,6 @@ def select_ensembles(registry: Registry, patterns: Sequence[str]) -> list[Ensemb
 def plan_ensembles(registry: Registry, options: RunOptions) -> tuple[list[EnsembleJob], list[str]]:
     """The cross-experiment ensemble jobs of a run (after its experiment jobs) and notes on
     data sets left out."""
-    from genrebench.runner import planned_datasets
-
     jobs, notes = [], []
     experiments = set(registry.names("experiments"))
     for ensemble in select_ensembles(registry, options.experiments):
@@ -143,13 +138,11 @@ def run_all(
 
 def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
     """Print an ensemble's progress line and pass it to ``genrebench_run_finished``."""
-    from genrebench.runner import _headline
-
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
     label = f"[ensemble] {result['experiment']} on {result['dataset']}{seed}"
     runner.warn_metric_errors(result)
     if result["status"] == "ok":
-        print(f"{label}: {_headline(result)}", file=sys.stderr)
+        print(f"{label}: {headline(result)}", file=sys.stderr)
     else:
         print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
     runner.registry.pm.hook.genrebench_run_finished(
@@ -161,16 +154,15 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
 def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
     """Combine the members' saved predictions for one data set and seed by the ensemble's
     rule, score and save them; a refused ensemble comes back (and is saved) as failed."""
-    from genrebench.runner import Job, calibrators
-
     spec, profile, protocol = job.ensemble, runner.options.profile, runner.options.protocol
     folder = outputs.job_folder(
         runner.options.out, spec.name, job.dataset, profile, protocol, job.seed
     )
     base = _base(spec.name, job.dataset, profile, job.seed, protocol)
     started = time.perf_counter()
+    writing = _Writing(folder)
+    members = []
     try:
-        members = []
         for name in spec.members:
             if name not in runner.registry.names("experiments"):
                 raise MemberError(f"member {name!r} is not a registered experiment")
@@ -192,6 +184,7 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
         reused = reused_where_read_only(folder, base["config_hash"])
         if reused is not None:
             return reused
+        writing.lock()
         result = evaluate(
             members,
             test_probs,
@@ -204,21 +197,18 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
         )
         result = {**base, **carried(members), **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
+        writing.unlock()
         if outputs.storage_reason(exc):
             raise  # its folder cannot be written (full, read-only): the run stops
         reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
         result = {**base, "status": "failed", "error": f"ensemble refused: {reason}"}
     result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
-    folder.mkdir(parents=True, exist_ok=True)
-    outputs.write_json(folder / "metrics.json", result)
-    return result
+    return writing.save(result, provenance(result, members))
 
 
 def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The seed ensemble of every (experiment or ensemble) x data set with two or more
     finished seeds among ``results`` (the mean of their per-track probabilities)."""
-    from genrebench.runner import calibrators
-
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in results:  # a k-fold seed counts by its pooled result, never by its folds
         if r.get("status") == "ok" and isinstance(r.get("seed"), int) and r.get("fold") is None:
@@ -236,6 +226,8 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
 
         base = _base(f"{name} (seed ensemble)", dataset, profile, "ensemble", protocol)
         started = time.perf_counter()
+        writing = _Writing(folder("ensemble"))
+        members = []
         try:
             members = align([load(f"{name} seed {s}", folder(s), hashes[s]) for s in seeds])
             test_probs, valid_probs = combine_by_rule("mean", members)
@@ -244,6 +236,7 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             if reused is not None:
                 out.append(reused)
                 continue
+            writing.lock()
             result = evaluate(
                 members,
                 test_probs,
@@ -257,15 +250,72 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
             result = {**base, **carried(members), **result, "ensemble": description}
         except Exception as exc:
+            writing.unlock()
             if outputs.storage_reason(exc):
                 raise  # its folder cannot be written (full, read-only): the run stops
             reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
             result = {**base, "status": "failed", "error": f"seed ensemble refused: {reason}"}
         result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
-        folder("ensemble").mkdir(parents=True, exist_ok=True)
-        outputs.write_json(folder("ensemble") / "metrics.json", result)
-        out.append(result)
+        out.append(writing.save(result, provenance(result, members)))
     return out
+
+
+# --------------------------------------------------------------------------- saving
+class _Writing:
+    """An ensemble's folder, written as a job's is: under the job lock
+    (:func:`genrebench.outputs.job_lock`, so two runs given the same ``--out`` take turns),
+    ``provenance.json`` first and ``metrics.json`` last (its presence marks the result
+    finished).  The lock is taken before the prediction files are written (:meth:`lock`)
+    or, for a refused ensemble, by :meth:`save`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._held: contextlib.ExitStack | None = None
+
+    def lock(self) -> None:
+        if self._held is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            held = contextlib.ExitStack()
+            held.enter_context(outputs.job_lock(self.folder))
+            self._held = held
+
+    def unlock(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def save(self, result: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.lock()
+            if result["status"] != "ok":
+                outputs.remove_stale(self.folder, written=())
+            outputs.write_json(self.folder / "provenance.json", provenance)
+            outputs.write_json(self.folder / "metrics.json", result)  # last: marks it finished
+        finally:
+            self.unlock()
+        return result
+
+
+def provenance(result: dict[str, Any], members: Sequence[Saved]) -> dict[str, Any]:
+    """The ``provenance.json`` of an ensemble: what it combined (each member's name,
+    experiment, seed and configuration hash), by which rule, and the environment that
+    combined them.  The members' own ``provenance.json`` hold their training
+    configurations and splits."""
+    return {
+        "config_hash": result.get("config_hash"),
+        "ensemble": result.get("ensemble"),
+        "members": [
+            {
+                "name": m.name,
+                "experiment": m.result.get("experiment"),
+                "seed": m.result.get("seed"),
+                "config_hash": m.result.get("config_hash"),
+            }
+            for m in members
+        ],
+        "genrebench_version": __version__,
+        "environment": environment(),
+    }
 
 
 # --------------------------------------------------------------------------- pieces
@@ -396,8 +446,6 @@ def evaluate(
     """Calibrate and score an ensemble's probabilities like a job's, save its files in
     ``folder`` and return the body of its ``metrics.json`` (``plugin_of(metric)``: the
     plugin named when a metric fails)."""
-    from genrebench.runner import save_job_files
-
     first = members[0]
     task, classes = first.result["task"], list(first.result["classes"])
     thresholds = {float(m.result.get("threshold", 0.5)) for m in members}

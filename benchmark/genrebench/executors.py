@@ -2,7 +2,7 @@
 
 ``local`` (the default) runs them one after the other in this process.  ``dask`` sends them
 to a Dask cluster: ``--executor dask --scheduler tcp://HOST:8786`` joins a running scheduler
-(for example one that dask-jobqueue started on SLURM, see the README), and
+(for example one that dask-jobqueue started on SLURM, see docs/guide/clusters.md), and
 ``--executor dask:local:N`` starts a ``LocalCluster`` of N worker processes with one thread
 each (N jobs at a time and no oversubscription).
 
@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrebench.errors import ConfigError, RunStopped
+from genrebench.planning import Job, RunOptions
+from genrebench.workers import SINGLE_THREAD_ENV
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrebench.runner import Job, Runner, RunOptions
+    from genrebench.runner import Runner
 
 #: Tracks per feature-extraction task sent to a Dask worker.
 TRACKS_PER_TASK = 16
@@ -54,12 +56,6 @@ ENV_NO_WORKERS = "GENREBENCH_DASK_NO_WORKERS_SECONDS"
 POLL_SECONDS = 1.0
 #: After how long without workers a local cluster of the run's own gets a new one.
 RESTART_SECONDS = 15
-_SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-}
 
 
 def parse_executor(text: str, scheduler: str | None) -> tuple[str, Any]:
@@ -153,7 +149,7 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env=_SINGLE_THREAD_ENV,
+                env=SINGLE_THREAD_ENV,
             )
             address = self.cluster.scheduler_address
         self.address = address
@@ -171,6 +167,9 @@ class DaskExecutor:
 
     def run(self, runner: Runner, jobs: Sequence[Job]) -> Iterator[dict[str, Any]]:
         options = shipped(runner.options)
+        # The workers build their own runner of this class: handed over, not imported,
+        # because the runner imports this module to run its jobs.
+        self.runner_class = type(runner)
         self._extract(runner, options, feature_tasks(runner, jobs))
         keys = [_key(job) for job in jobs]
         futures = self._submit_jobs(options, keys)
@@ -226,7 +225,10 @@ class DaskExecutor:
 
     def _submit_jobs(self, options: RunOptions, keys: list[JobKey]) -> list:
         crashed = [self.crashed] * len(keys)
-        return self.client.map(_run_remote, [options] * len(keys), keys, crashed, pure=False)
+        classes = [self.runner_class] * len(keys)
+        return self.client.map(
+            _run_remote, classes, [options] * len(keys), keys, crashed, pure=False
+        )
 
     def _settle(self, futures: Sequence) -> None:
         """Wait until ``futures`` are done (their results stay in them)."""
@@ -239,7 +241,8 @@ class DaskExecutor:
                 pass
 
     def _submit(self, options: RunOptions, tasks: list[FeatureTask]) -> list:
-        return self.client.map(_extract_remote, [options] * len(tasks), tasks, pure=False)
+        classes = [self.runner_class] * len(tasks)
+        return self.client.map(_extract_remote, classes, [options] * len(tasks), tasks, pure=False)
 
     def _result(self, future) -> Any:
         """``future``'s result, watching the cluster meanwhile: a :class:`RunStopped`
@@ -343,21 +346,20 @@ def _key(job: Job) -> JobKey:
 _worker_runners: dict[str, Runner] = {}
 
 
-def _worker_runner(options: RunOptions) -> Runner:
-    """One registry and runner per worker process and run configuration (plugins load
-    once per worker, data sets once per run)."""
+def _worker_runner(runner_class: type[Runner], options: RunOptions) -> Runner:
+    """One registry and runner (of ``runner_class``) per worker process and run
+    configuration (plugins load once per worker, data sets once per run)."""
     from genrebench.plugins import load_plugins
     from genrebench.provenance import config_hash, jsonable
-    from genrebench.runner import Runner
 
     key = config_hash(jsonable(vars(options)))
     if key not in _worker_runners:
-        os.environ.update(_SINGLE_THREAD_ENV)
+        os.environ.update(SINGLE_THREAD_ENV)
         import torch
 
         torch.set_num_threads(1)
         _worker_runners.clear()
-        _worker_runners[key] = Runner(load_plugins(), _on_worker(options))
+        _worker_runners[key] = runner_class(load_plugins(), _on_worker(options))
     return _worker_runners[key]
 
 
@@ -369,19 +371,19 @@ def _on_worker(options: RunOptions) -> RunOptions:
 
 
 def _job(runner: Runner, key: JobKey) -> Job:
-    from genrebench.runner import Job
-
     name, dataset, seed, fold = key
     return Job(runner.registry.get("experiments", name), dataset, seed, fold)
 
 
-def _extract_remote(options: RunOptions, task: FeatureTask) -> dict[str, str]:
+def _extract_remote(
+    runner_class: type[Runner], options: RunOptions, task: FeatureTask
+) -> dict[str, str]:
     """Extract and cache one chunk of tracks in the worker's extraction process (a track
     that crashes it is skipped, as in a local run); return the tracks that failed
     (id -> why)."""
     from genrebench.features import extract_all
 
-    runner = _worker_runner(options)
+    runner = _worker_runner(runner_class, options)
     feature_name, key, track_ids = task
     dataset = runner.dataset(_job(runner, key))
     spec = runner.registry.get("features", feature_name)
@@ -391,10 +393,13 @@ def _extract_remote(options: RunOptions, task: FeatureTask) -> dict[str, str]:
 
 
 def _run_remote(
-    options: RunOptions, key: JobKey, crashed: dict[tuple[str, str], str] | None = None
+    runner_class: type[Runner],
+    options: RunOptions,
+    key: JobKey,
+    crashed: dict[tuple[str, str], str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str], set[str]]:
     """Run one job; ``crashed``: tracks never to extract again (they killed a worker)."""
-    runner = _worker_runner(options)
+    runner = _worker_runner(runner_class, options)
     runner.skipped.clear()
     runner.notes.clear()
     runner.crashed = dict(crashed or {})

@@ -44,10 +44,14 @@ import numpy as np
 
 from genrebench import outputs, stages
 from genrebench.calibration import Calibrated
+from genrebench.ensembles import MemberError, load
+from genrebench.jobfiles import evaluation_set, lost_tracks, save_job_files
+from genrebench.planning import Job
+from genrebench.progress import headline
 from genrebench.provenance import config_hash, environment, jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrebench.runner import Job, Runner
+    from genrebench.runner import Runner
 
 #: Cost columns that add up over folds.
 SUMMED_COSTS = ("feature_seconds", "train_seconds")
@@ -79,9 +83,7 @@ def pool_folds(
         first = groups[item][0][0]
         label = f"[pooled] {type(first)(first.experiment, first.dataset, first.seed).label()}"
         if result["status"] == "ok":
-            from genrebench.runner import _headline
-
-            print(f"{label}, {result['folds']} folds: {_headline(result)}{reused}", file=sys.stderr)
+            print(f"{label}, {result['folds']} folds: {headline(result)}{reused}", file=sys.stderr)
         else:
             print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
         # After its folds' calls: the seed's pooled result, from the seed folder.
@@ -94,8 +96,6 @@ def pool_folds(
 
 def pool_seed(runner: Runner, folds: Sequence[tuple[Job, dict[str, Any]]]) -> dict[str, Any]:
     """The pooled result of one seed's fold jobs and results (saved in the seed folder)."""
-    from genrebench.runner import Job
-
     first = folds[0][0]
     seed_job = Job(first.experiment, first.dataset, first.seed)
     folder = runner.job_dir(seed_job)
@@ -142,8 +142,6 @@ def _pool(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The body of the pooled ``metrics.json`` and ``provenance.json``; writes the pooled
     prediction files into ``folder``."""
-    from genrebench.runner import evaluation_set, lost_tracks, save_job_files
-
     first_job, first = folds[0]
     task, classes = first["task"], list(first["classes"])
     thresholds = {float(r.get("threshold", 0.5)) for _, r in folds}
@@ -285,8 +283,6 @@ def _pool(
 def _read_fold(folder: Path, result: dict[str, Any], task: str, classes: list[str]) -> dict:
     """One fold's saved predictions (test, validation, calibrated test, segments) and
     provenance."""
-    from genrebench.ensembles import MemberError, load
-
     try:
         saved = load(f"fold {result.get('fold')}", folder, result.get("config_hash"))
     except MemberError as exc:

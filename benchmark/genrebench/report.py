@@ -421,6 +421,9 @@ def _section(section: Section, board: pd.DataFrame, infos: Sequence[RowInfo]) ->
         figures.append(("reliability", _reliability_title(section.task), _png(reliability)))
     if missing:
         notes.append("No reliability data (reliability.json) for: " + ", ".join(missing) + ".")
+    note = artist_note(section.dataset, section.splits)
+    if note:
+        notes.append(note)
     # Under the table: the leaderboard's notes (what incomplete rows lost, why rows are not
     # ranked); from a board without an "incomplete" column, what the jobs say they lost.
     table_notes = list(table.notes)
@@ -911,6 +914,24 @@ def _reliability_figure(rows: Sequence[tuple[str, Sequence[Path]]], task: str):
     fig.legend([handles[k] for k in names], names, loc="outside upper center", ncols=len(names),
                fontsize=7, frameon=False)  # fmt: skip
     return fig, missing
+
+
+#: The splits of a data set that keep each artist on one side; any other split of it (a
+#: random, stratified or k-fold one) puts an artist's tracks on both sides.
+ARTIST_FILTERED_SPLITS = {"gtzan": ("fault-filtered",)}
+
+
+def artist_note(dataset: str, splits: Sequence[str]) -> str:
+    """The note a section needs when its split of ``dataset`` is not artist-filtered
+    (issue 20 item 12: yan2023's and pocelli2024's random GTZAN splits), else ""."""
+    filtered = ARTIST_FILTERED_SPLITS.get(dataset)
+    if filtered is None or not splits or all(s in filtered for s in splits):
+        return ""
+    return (
+        f"Split {', '.join(splits)} of {dataset} is not artist-filtered: one artist's tracks "
+        "fall on both sides, which inflates accuracy (Sturm 2013); the "
+        f"{' / '.join(filtered)} split keeps each artist on one side."
+    )
 
 
 # --------------------------------------------------------------------------- across data sets

@@ -1,21 +1,11 @@
-"""Running experiments: plan the (experiment x data set x seed) jobs, then run each one as
-the sequence of stages in :mod:`genrebench.stages` and save its files.
-
-Each job writes into its own folder ``<out>/runs/<experiment>/<dataset>/<profile>/seed-<n>/``
-(``.../<profile>/paper-protocol/seed-<n>/`` under the paper protocol, ``.../seed-<n>/fold-<k>/``
-for fold ``k`` of a k-fold split, whose pooled result then goes in ``seed-<n>/`` itself:
-:mod:`genrebench.kfold`; :func:`genrebench.outputs.job_folder` makes every such path):
-``predictions.csv`` (per test track), ``valid_predictions.csv`` (per validation track, when
-the split has a validation part), ``predictions_calibrated.csv`` (the test tracks after the
-calibrator, when it could be fitted), ``reliability.json`` (reliability-diagram data, raw
-and calibrated: :mod:`genrebench.reliability`), ``segment_predictions.csv`` and
-``valid_segment_predictions.csv`` (when tracks have several segments), ``per_class.csv``
-and ``confusion_matrix.csv``, ``metrics.json`` (written last, atomically: its presence
-marks the job finished) and ``provenance.json``.
-Started again,
-a run skips every job whose ``metrics.json`` is complete for the same configuration, and
-the feature cache spares the extraction.  A job that raises is saved as failed with its
-reason, and the others go on.
+"""Running jobs: each one as the sequence of stages in :mod:`genrebench.stages`, its files
+saved in its own folder (:func:`genrebench.outputs.job_folder`) under the job lock,
+``provenance.json`` first and ``metrics.json`` last (atomically: its presence marks the job
+finished).  The files and their formats are described once, in ``docs/reference/outputs.md``.
+Planning the jobs is :mod:`genrebench.planning`'s; the session around them,
+:mod:`genrebench.session`'s.  Started again, a run skips every job whose ``metrics.json`` is
+complete for the same configuration, and the feature cache spares the extraction.  A job
+that raises is saved as failed with its reason, and the others go on.
 """
 
 from __future__ import annotations
@@ -28,180 +18,49 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench import __version__, calibration, outputs, protocols, reliability, stages
+from genrebench import __version__, outputs, protocols, stages
 from genrebench.cache import FeatureCache, feature_fingerprint
-from genrebench.dataset import KFOLD, Dataset
+from genrebench.calibration import calibrators
+from genrebench.dataset import Dataset
 from genrebench.errors import ConfigError, GenrebenchError
+from genrebench.executors import make_executor, parse_executor
+from genrebench.jobfiles import LOST_SHOWN, evaluation_set, lost_tracks, save_job_files
+from genrebench.kfold import pool_folds
+from genrebench.planning import (
+    Job,
+    RunOptions,
+    kfold_count,
+    plan,
+    planned_datasets,
+    select_experiments,
+)
 from genrebench.plugins import Registry
+from genrebench.progress import headline
 from genrebench.provenance import config_hash, environment, jsonable, peak_memory_mib
-from genrebench.specs import PROFILES, TASKS, ExperimentSpec, SplitRequest
-from genrebench.stages import split_checksum
+from genrebench.specs import ExperimentSpec, SplitRequest
 from genrebench.workers import ExtractionPool
 
+#: Names defined in :mod:`genrebench.planning`, :mod:`genrebench.jobfiles` and
+#: :mod:`genrebench.calibration`, importable from here as before they moved there.
+__all__ = [
+    "LOST_SHOWN",
+    "Job",
+    "RunOptions",
+    "Runner",
+    "calibrators",
+    "evaluation_set",
+    "kfold_count",
+    "lost_tracks",
+    "plan",
+    "planned_datasets",
+    "save_job_files",
+    "select_experiments",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOptions:
-    """What ``genrebench run`` was asked to do (see ``genrebench run --help``)."""
-
-    experiments: Sequence[str] = ()
-    datasets: Sequence[str] = ()
-    data_root: Path | None = None
-    dataset_options: Mapping[str, Any] = field(default_factory=dict)
-    #: ``benchmark`` (one split per data set, test parts never capped) or ``paper`` (each
-    #: experiment's own split and caps): :mod:`genrebench.protocols`.
-    protocol: str = protocols.DEFAULT_PROTOCOL
-    split: str | None = None
-    split_ratios: Mapping[str, float] | None = None
-    split_seed: int = 0
-    #: Folds of ``split="kfold"`` (default 5).
-    folds: int | None = None
-    profile: str = "quick"
-    seeds: int = 1
-    seed_start: int = 0
-    out: Path = Path("runs")
-    jobs: int = 1
-    device: str = "auto"
-    cache_dir: Path | None = None
-    progress: bool = False
-    strict: bool = False
-    #: ``local``, ``dask`` (with ``scheduler``) or ``dask:local:N`` (genrebench.executors).
-    executor: str = "local"
-    scheduler: str | None = None
-    #: Overrides every experiment's calibrator (a name, ``temperature=<T>`` or ``none``).
-    calibration: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    experiment: ExperimentSpec
-    dataset: str
-    seed: int
-    #: The fold of a k-fold split (0-based); None for other splits and for the pooled
-    #: result of a seed's folds.
-    fold: int | None = None
-
-    def label(self) -> str:
-        fold = "" if self.fold is None else f" fold {self.fold}"
-        return f"{self.experiment.name} on {self.dataset} seed {self.seed}{fold}"
-
-
-# --------------------------------------------------------------------------- planning
-def select_experiments(registry: Registry, patterns: Sequence[str]) -> list[ExperimentSpec]:
-    """Experiments named by ``patterns`` (exact names or shell-style globs such as
-    ``schindler2016/*``); every registered one when ``patterns`` is empty.  A pattern may
-    also name ensembles (:mod:`genrebench.ensembles`): their member experiments are then
-    selected too, so that the ensemble can run after them."""
-    from genrebench.ensembles import matching
-
-    names = registry.names("experiments")
-    clash = set(names) & set(registry.names("ensembles"))
-    if clash:
-        raise ConfigError(f"ensembles and experiments share the names {sorted(clash)}")
-    if not patterns:
-        return registry.specs("experiments")
-    chosen: list[str] = []
-    for pattern in patterns:
-        matches = matching(names, pattern)
-        ensembles = matching(registry.names("ensembles"), pattern)
-        for ensemble in ensembles:
-            matches += [m for m in registry.get("ensembles", ensemble).members if m in names]
-        if not matches and not ensembles:
-            raise registry.missing("experiments", pattern, [*names, *registry.names("ensembles")])
-        chosen.extend(m for m in matches if m not in chosen)
-    return [registry.get("experiments", n) for n in chosen]
-
-
-def planned_datasets(registry: Registry, options: RunOptions) -> list[Any]:
-    """The data sets a run uses: those named with ``--dataset`` (a broken one is an error),
-    else every embedded one that is not broken."""
-    if options.datasets:
-        for name in options.datasets:
-            if registry.get("datasets", name) and registry.broken["datasets"].get(name):
-                raise ConfigError(registry.broken_reason("datasets", name))
-        return [registry.get("datasets", name) for name in options.datasets]
-    return [
-        d
-        for d in registry.specs("datasets")
-        if d.embedded and not registry.broken["datasets"].get(d.name)
-    ]
-
-
-def plan(registry: Registry, options: RunOptions) -> tuple[list[Job], list[str]]:
-    """The jobs to run and notes on what was left out: experiments without the profile,
-    task type mismatches, and experiments that need pretrained weights
-    (``requires_weights``) unless they were named exactly (not by a glob, not by default)."""
-    if options.seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {options.seeds}")
-    protocols.check_protocol(options.protocol)
-    folds = kfold_count(options)
-    if options.calibration is not None:
-        calibration.resolve(options.calibration, calibrators(registry))
-    experiments = select_experiments(registry, options.experiments)
-    named = set(options.experiments)
-    weightless = [e for e in experiments if not e.requires_weights or e.name in named]
-    notes = [
-        f"{e.name} left out: it needs {e.requires_weights}; name it to run it"
-        for e in experiments
-        if e not in weightless
-    ]
-    experiments = weightless
-    profiled = [e for e in experiments if options.profile in e.profiles]
-    if not profiled and not notes:
-        known = sorted({p for e in experiments for p in e.profiles} | set(PROFILES))
-        raise ConfigError(
-            f"no selected experiment has profile {options.profile!r}; known profiles: "
-            + ", ".join(known)
-        )
-    datasets = planned_datasets(registry, options)
-    jobs: list[Job] = []
-    for exp in experiments:
-        if exp not in profiled:
-            notes.append(f"{exp.name} skipped: it has no profile {options.profile!r}")
-            continue
-        # A broken experiment's task types may be wrong too: it gets its failed row on
-        # every data set of a valid task type it names, or on every data set.
-        tasks = exp.tasks
-        if registry.broken["experiments"].get(exp.name):
-            tasks = [t for t in exp.tasks if t in TASKS] or TASKS
-        for ds in datasets:
-            if ds.task not in tasks:
-                notes.append(
-                    f"{exp.name} skipped on {ds.name}: it supports {'/'.join(exp.tasks)}, "
-                    f"the data set is {ds.task}"
-                )
-                continue
-            for seed in range(options.seed_start, options.seed_start + options.seeds):
-                if folds is None:
-                    jobs.append(Job(exp, ds.name, seed))
-                else:
-                    jobs += [Job(exp, ds.name, seed, fold) for fold in range(folds)]
-    if experiments and options.experiments and options.datasets and not jobs:
-        raise ConfigError("no experiment/data set pair matches in task type: " + "; ".join(notes))
-    return jobs, notes
-
-
-def kfold_count(options: RunOptions) -> int | None:
-    """The number of folds of a k-fold run (``--split kfold``), None for other splits; a
-    :class:`ConfigError` for ``--folds`` without ``--split kfold`` or under 3."""
-    from genrebench.dataset import DEFAULT_FOLDS, MIN_FOLDS
-
-    if options.split != KFOLD:
-        if options.folds is not None:
-            raise ConfigError(f"--folds applies to --split {KFOLD}, not to --split {options.split}")
-        return None
-    folds = DEFAULT_FOLDS if options.folds is None else options.folds
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < MIN_FOLDS:
-        raise ConfigError(
-            f"--folds must be a whole number >= {MIN_FOLDS} (a test fold, a validation fold "
-            f"and training folds), got {folds!r}"
-        )
-    return folds
 
 
 # --------------------------------------------------------------------------- running
@@ -269,9 +128,6 @@ class Runner:
         """Run ``jobs`` on the executor the options name (see :mod:`genrebench.executors`),
         printing a line per finished job; the results of the seeds, where the fold jobs of
         a k-fold split come back as their seed's pooled result (:mod:`genrebench.kfold`)."""
-        from genrebench.executors import make_executor, parse_executor
-        from genrebench.kfold import pool_folds
-
         executor = make_executor(*parse_executor(self.options.executor, self.options.scheduler))
         try:
             results = self._report(jobs, executor.run(self, jobs))
@@ -290,7 +146,7 @@ class Runner:
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""
                 print(
-                    f"{label}: {_headline(result)} ({result['cost']['total_seconds']:.1f} s)"
+                    f"{label}: {headline(result)} ({result['cost']['total_seconds']:.1f} s)"
                     f"{reused}",
                     file=sys.stderr,
                 )
@@ -617,95 +473,6 @@ def _inside(path: Any, folder: Path) -> bool:
     return bool(path) and Path(os.fsdecode(path)).resolve().is_relative_to(folder.resolve())
 
 
-def calibrators(registry: Registry) -> dict[str, Any]:
-    """The registered calibrators by name."""
-    return {name: registry.get("calibrators", name) for name in registry.names("calibrators")}
-
-
-def save_job_files(
-    folder: Path, predictions: stages.Predictions, calibrated: calibration.Calibrated
-) -> list[str]:
-    """The job's per-track predictions (test, validation, calibrated test, test and
-    validation segments) and its per-class report, in the formats of
-    :mod:`genrebench.outputs`; the names of the files written."""
-    p = predictions
-    written = ["predictions.csv", "per_class.csv", "confusion_matrix.csv"]
-    outputs.save_predictions(
-        folder / "predictions.csv", p.test_ids, p.y_test, p.test_probs, p.classes, p.task
-    )
-    if calibrated.ok:
-        written.append("predictions_calibrated.csv")
-        outputs.save_predictions(
-            folder / "predictions_calibrated.csv",
-            p.test_ids,
-            p.y_test,
-            calibrated.test_probs,
-            p.classes,
-            p.task,
-        )
-    written.append("reliability.json")
-    outputs.write_json(
-        folder / "reliability.json",
-        reliability.report(
-            p.y_test, p.test_probs, calibrated.test_probs, p.classes, p.task, calibrated.report()
-        ),
-    )
-    if p.valid_probs is not None:
-        written.append("valid_predictions.csv")
-        outputs.save_predictions(
-            folder / "valid_predictions.csv",
-            p.valid_ids,
-            p.y_valid,
-            p.valid_probs,
-            p.classes,
-            p.task,
-        )
-    valid_owner = p.owner_valid
-    if (
-        p.valid_segment_probs is not None
-        and valid_owner is not None
-        and len(valid_owner) > len(p.valid_ids)
-    ):
-        written.append("valid_segment_predictions.csv")
-        outputs.save_predictions(
-            folder / "valid_segment_predictions.csv",
-            [p.valid_ids[i] for i in valid_owner],
-            p.y_valid[valid_owner],
-            p.valid_segment_probs,
-            p.classes,
-            p.task,
-        )
-    if len(p.owner_test) > len(p.test_ids):
-        written.append("segment_predictions.csv")
-        outputs.save_predictions(
-            folder / "segment_predictions.csv",
-            [p.test_ids[i] for i in p.owner_test],
-            p.y_test[p.owner_test],
-            p.test_segment_probs,
-            p.classes,
-            p.task,
-        )
-    outputs.save_class_report(folder, p.y_test, p.test_probs, p.classes, p.task, p.threshold)
-    return written
-
-
-#: How many lost test track ids ``metrics.json`` lists (``test_tracks_lost``).
-LOST_SHOWN = 20
-
-
-def evaluation_set(test_ids: Sequence[str]) -> dict[str, Any]:
-    """A row's planned test tracks, as ``metrics.json`` records them (``evaluation_set``:
-    the key of its leaderboard section)."""
-    return {"sha256": split_checksum(test_ids), "n_tracks": len(test_ids)}
-
-
-def lost_tracks(planned: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
-    """The planned test tracks missing from the predictions (unreadable, feature failed)."""
-    have = set(predicted)
-    lost = sorted(t for t in planned if t not in have)
-    return {"n_test_tracks_lost": len(lost), "test_tracks_lost": lost[:LOST_SHOWN]}
-
-
 def _summary(ctx, split, inputs, trained, predictions, metrics, feature_seconds) -> dict[str, Any]:
     """The body of ``metrics.json`` for a finished job."""
     model = trained.model
@@ -732,13 +499,3 @@ def _summary(ctx, split, inputs, trained, predictions, metrics, feature_seconds)
             "n_parameters": model.n_parameters() if hasattr(model, "n_parameters") else None,
         },
     }
-
-
-def _headline(result: dict[str, Any]) -> str:
-    """The few metrics worth a progress line (subset accuracy alone says little for
-    multi-label tasks)."""
-    m = result["metrics"]
-    names = ["accuracy", "f1_macro"]
-    if result.get("task") == "multi-label":
-        names = ["accuracy", "label_accuracy", "roc_auc"]
-    return ", ".join(f"{n} {m[n]:.3f}" for n in names if m.get(n) is not None)

@@ -1,7 +1,7 @@
 """Plain dataclasses that plugins return from the ``genrebench_register_*`` hooks.
 
 Every spec names a thing (``name``) and says how to make or compute it; the core never
-subclasses them.  A plugin author only fills these in: see the README's plugin guide.
+subclasses them.  A plugin author only fills these in: see docs/plugins/writing.md.
 """
 
 from __future__ import annotations

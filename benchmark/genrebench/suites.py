@@ -17,7 +17,8 @@ one ``genrebench run``::
     split_seed = 0
     # split = "kfold" with folds = 5: k-fold cross-validation (one job per fold)
     dataset_options = { tracks_per_class = 20 }
-    data_root = "{data_root}"              # the --data-root given to genrebench run
+    data_root = "{data_root}"              # the --data-root given to genrebench run, or
+                                           # "{env:VAR}/sub": an environment variable
     calibration = "temperature"             # default: each experiment's own calibrator
 
 Globs leave out experiments that need user-supplied weights (``requires_weights``); name
@@ -35,6 +36,7 @@ of the source checkout; plugins ship theirs through ``genrebench_register_suites
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS
+from genrebench.dataset import DEFAULT_FOLDS, KFOLD, MIN_FOLDS, SPLIT_PARTS
 from genrebench.errors import ConfigError, UnknownNameError, closest
 from genrebench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
@@ -62,12 +64,14 @@ RUN_KEYS = {
     "data_root": str,
     "calibration": str,
 }
-SPLIT_PARTS = ("train", "valid", "test")
 #: What a suite's ``name`` may be: it names folders (``runs/<name>``,
 #: ``leaderboards/<name>``), so it is a plain name, never a path.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: The placeholder a suite's ``data_root`` may contain, replaced by ``--data-root``.
 DATA_ROOT = "{data_root}"
+#: ``{env:NAME}`` in a suite's ``data_root``: the environment variable ``NAME`` (as tox
+#: writes it), e.g. ``"{env:GENREBENCH_SHARED_DATA}/gtzan-mini"``.
+ENV_PATTERN = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -318,12 +322,18 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
             )
         if run.calibration is not None:
             from genrebench import calibration
-            from genrebench.runner import calibrators
 
             try:
-                calibration.resolve(run.calibration, calibrators(registry))
+                calibration.resolve(run.calibration, calibration.calibrators(registry))
             except ConfigError as exc:
                 raise SuiteError(f"{suite.where(line_of('calibration'))}: {where}: {exc}") from None
+        unset = [n for n in ENV_PATTERN.findall(run.data_root or "") if not os.environ.get(n)]
+        if unset:
+            raise SuiteError(
+                f"{suite.where(line_of('data_root'))}: {where} reads its data from "
+                f"{run.data_root!r}: set the environment variable {unset[0]} (where "
+                f"{' and '.join(run.datasets) or 'the data set'} lives)"
+            )
         if run.data_root and DATA_ROOT in run.data_root and data_root is None:
             raise SuiteError(
                 f"{suite.where(line_of('data_root'))}: {where} reads its data from "
@@ -347,7 +357,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
 
 def expand(registry, pattern: str) -> list[str]:
     """Experiment and ensemble names matching ``pattern``; a glob leaves out experiments
-    that need user-supplied weights (as :func:`genrebench.runner.plan` does)."""
+    that need user-supplied weights (as :func:`genrebench.planning.plan` does)."""
     experiments, ensembles = registry.names("experiments"), registry.names("ensembles")
     if not _GLOB.search(pattern):
         return [pattern] if pattern in experiments or pattern in ensembles else []
@@ -387,15 +397,16 @@ def _experiments_of(registry, names: list[str]) -> list:
 
 
 def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -> list:
-    """One :class:`genrebench.runner.RunOptions` per run of ``suite``; ``common`` holds the
+    """One :class:`genrebench.planning.RunOptions` per run of ``suite``; ``common`` holds the
     options a suite leaves to the command line (out, jobs, device, cache_dir, ...)."""
-    from genrebench.runner import RunOptions
+    from genrebench.planning import RunOptions
 
     options = []
     for run in suite.runs:
         root = None
         if run.data_root:
             text = run.data_root.replace(DATA_ROOT, str(data_root) if data_root else "")
+            text = ENV_PATTERN.sub(lambda m: os.environ.get(m.group(1), ""), text)
             root = Path(text).expanduser()
         options.append(
             RunOptions(

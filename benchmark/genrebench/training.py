@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -35,7 +35,8 @@ class TrainConfig:
     optimiser step (``None``: constant).  ``patience`` enables early stopping on validation
     loss (the best weights are restored); it needs validation data.  The history's
     ``train_loss`` is the data loss without the ``l1`` penalty, which is recorded apart
-    (``l1_penalty``, at the end of each epoch)."""
+    (``l1_penalty``, at the end of each epoch); single-label models also record
+    ``train_accuracy``, over the epoch's batches as trained (the number papers report)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -83,6 +84,40 @@ class TrainConfig:
         if not config.l1 >= 0:
             raise ConfigError(f"l1 must be >= 0, got {config.l1!r}")
         return config
+
+    @classmethod
+    def from_settings(
+        cls,
+        *settings: Mapping[str, Any],
+        leave_out: Iterable[str] = (),
+        **overrides: Any,
+    ) -> TrainConfig:
+        """The training settings of layered mappings, later ones overriding earlier ones
+        (typically the plugin's defaults < the experiment's ``model_params`` < the
+        profile's budget), without the keys in ``leave_out`` (a model's architecture keys)
+        and without the core's subset sizes (``max_train_tracks`` and the like, see
+        :func:`is_subset_size`), which the core applies to the split, not to training.
+        ``overrides`` (e.g. an ``lr_schedule`` object built from the settings) come last.
+        """
+        skip = set(leave_out)
+        merged: dict[str, Any] = {}
+        for layer in settings:
+            merged.update(layer)
+        train = {k: v for k, v in merged.items() if k not in skip and not is_subset_size(k)}
+        return cls.from_budget({}, **train, **overrides)
+
+
+def is_subset_size(key: str) -> bool:
+    """Whether a budget key is one of the core's subset sizes (``max_train_tracks``,
+    ``max_valid_tracks``, ``max_test_tracks``: see :class:`~genrebench.specs.ExperimentSpec`),
+    which the core consumes when it splits the data and a model never sees as a setting."""
+    return key.startswith("max_") and key.endswith("_tracks")
+
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of parameters of ``module``, trainable or frozen; buffers (batch norm's
+    running statistics) are not parameters and are not counted."""
+    return sum(p.numel() for p in module.parameters())
 
 
 def resolve_device(requested: str) -> str:
@@ -135,13 +170,26 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def xavier_init(module: nn.Module) -> None:
-    """Glorot-uniform weights and zero biases for every convolution and linear layer."""
+    """Glorot-uniform weights and zero biases for every convolution (transposed ones
+    included) and linear layer, in ``module.modules()`` order: Keras' default
+    initialisation (``glorot_uniform`` kernels, zero biases; batch norm keeps scale 1,
+    shift 0)."""
     for m in module.modules():
-        if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear):
+        if isinstance(m, _GLOROT_LAYERS):
             nn.init.xavier_uniform_(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
+
+_GLOROT_LAYERS = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.Linear,
+)
 
 _DROPOUT_TYPES = (
     nn.Dropout,
@@ -201,7 +249,7 @@ class TorchClassifier:
 
     # ------------------------------------------------------------------ Model protocol
     def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
+        return count_parameters(self.module)
 
     def fit(
         self,
@@ -251,14 +299,15 @@ class TorchClassifier:
         for epoch in epochs:
             self.module.train()
             order = torch.randperm(len(x), generator=generator)
-            total, seen = 0.0, 0
+            total, seen, correct, counted = 0.0, 0, 0, 0
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
                 xb, yb = self._inputs(x, idx.numpy()).to(self.device), yt[idx].to(self.device)
                 if augment is not None:
                     xb = augment(xb, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(self.module(xb), yb)
+                logits = self.module(xb)
+                loss = loss_fn(logits, yb)
                 objective = loss + cfg.l1 * l1_norm(self.module) if cfg.l1 else loss
                 objective.backward()
                 optimizer.step()
@@ -266,11 +315,18 @@ class TorchClassifier:
                     scheduler.step()
                 total += float(loss.detach()) * len(idx)
                 seen += len(idx)
+                if not self.multilabel and yb.dim() == 1:  # class indices
+                    correct += int((logits.detach().argmax(dim=1) == yb).sum())
+                    counted += len(idx)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": total / seen,
                 "lr": optimizer.param_groups[0]["lr"],
             }
+            if counted:
+                # As Keras reports it (and the papers compared with): over the epoch's
+                # batches as trained, in training mode (dropout, augmentation).
+                record["train_accuracy"] = correct / counted
             if cfg.l1:
                 with torch.no_grad():
                     record["l1_penalty"] = float(cfg.l1 * l1_norm(self.module))

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # Each worker computes with one thread, so that N workers use N cores.
-_SINGLE_THREAD_ENV = {
+SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -263,7 +263,7 @@ class _Worker:
     @classmethod
     def start(cls) -> _Worker:
         parent_end, child_end = socket.socketpair()
-        env = {**os.environ, **_SINGLE_THREAD_ENV}
+        env = {**os.environ, **SINGLE_THREAD_ENV}
         # The worker imports genrebench from where this process did, then takes this
         # process's import path (plugins in a folder added at run time are found too).
         here = str(Path(__file__).resolve().parents[1])

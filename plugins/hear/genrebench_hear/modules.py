@@ -24,7 +24,6 @@ name, version and weights digest; a ``sample_rate`` in the config file spares th
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from genrebench import weights
 
 ENV_MODULES = "GENREBENCH_HEAR_MODULES"
 ENV_CONFIG = "GENREBENCH_HEAR_CONFIG"
@@ -260,8 +261,7 @@ def file_digest(path: Path) -> str:
     known = _facts_file().read().get(key)
     if known:
         return known
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+    digest = weights.file_digest(path)
     _facts_file().remember(key, digest)
     return digest
 

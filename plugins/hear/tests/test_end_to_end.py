@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from genrebench_hear import modules
 
+from genrebench import testing
 from genrebench.cli import main
 
 # 10 a class: the default split (0.7/0.1/0.2) then has a validation track per class.
@@ -25,7 +26,7 @@ def run(out: Path, *args: str) -> int:
 
 
 def job(out: Path, experiment: str, dataset: str) -> tuple[dict, dict]:
-    folder = out / "runs" / experiment / dataset / "quick" / "seed-0"
+    folder = testing.job_folder(out, experiment, dataset)
     metrics = json.loads((folder / "metrics.json").read_text())
     provenance = json.loads((folder / "provenance.json").read_text())
     return metrics, provenance

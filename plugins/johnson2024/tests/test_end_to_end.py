@@ -4,11 +4,12 @@ metrics."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import pandas as pd
 import pytest
+
+from genrebench import testing
 
 pytestmark = pytest.mark.slow
 
@@ -21,28 +22,19 @@ COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    from genrebench.plugins import load_plugins
-
-    registry = load_plugins()
-    embedded = [d for d in registry.specs("datasets") if d.embedded and d.task == "multi-label"]
-    if EMBEDDED not in [d.name for d in embedded]:
+def run(tmp_path_factory):
+    registry = testing.load_registry("johnson2024")
+    if EMBEDDED not in testing.embedded_datasets(registry, "multi-label"):
         pytest.skip(f"the embedded data set {EMBEDDED!r} is not registered by the core")
-    from genrebench.cli import main
-
-    out = tmp_path_factory.mktemp("johnson2024-e2e")
-    rc = main(
-        [
-            "run", *EXPERIMENTS, "--profile", "quick", "--seeds", "1",
-            "--out", str(out), "--cache-dir", str(out / "cache"), "--no-progress",
-        ]
-    )  # fmt: skip
-    assert rc == 0
-    return out
+    result = testing.run(
+        tmp_path_factory.mktemp("johnson2024-e2e"), *EXPERIMENTS, plugins=["johnson2024"]
+    )
+    assert result.exit_code == 0
+    return result
 
 
-def test_leaderboard_rows(run_dir):
-    board = pd.read_csv(run_dir / "leaderboard.csv")
+def test_leaderboard_rows(run):
+    board = pd.read_csv(run.out / "leaderboard.csv")
     rows = board[board["dataset"] == EMBEDDED].set_index("experiment")
     assert set(EXPERIMENTS) <= set(rows.index)
     for name in EXPERIMENTS:
@@ -56,10 +48,10 @@ def test_leaderboard_rows(run_dir):
         assert 0 <= float(row["ece"]) <= 1
 
 
-def test_run_folders(run_dir):
+def test_run_folders(run):
     for name in EXPERIMENTS:
-        folder = run_dir / "runs" / name / EMBEDDED / "quick" / "seed-0"
-        metrics = json.loads((folder / "metrics.json").read_text())
+        folder = run.job_folder(name, EMBEDDED)
+        metrics = run.metrics(name, EMBEDDED)
         assert metrics["status"] == "ok" and metrics["task"] == "multi-label"
         assert metrics["threshold"] == 0.5
         assert metrics["cost"]["n_parameters"] > 0

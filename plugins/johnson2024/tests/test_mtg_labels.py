@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from genrebench_johnson2024.plugin import ALL_TAGS, TOP10
 
-from genrebench import SplitRequest
+from genrebench import SplitRequest, testing
 
 pytestmark = pytest.mark.realdata
 
@@ -137,16 +137,13 @@ KNOWN = {  # track id -> (audio path, part, top-10 labels or None when dropped)
 def test_registered_dataset_with_our_options(tmp_path, dataset_name):
     """The real loader, through the registry, with this plugin's top-10 options, on the
     real metadata and a few stand-in audio files of known tracks."""
-    from genrebench.plugins import load_plugins
-
     for path, _, _ in KNOWN.values():
         file = tmp_path / "audio" / path
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(b"not decoded by load()")
-    registry = load_plugins(autoload=False)
-    spec = registry.get("datasets", dataset_name)
+    registry = testing.load_registry(autoload=False)
     options = {**TOP10, "metadata_dir": str(SPLITS), "audio_dir": str(tmp_path / "audio")}
-    ds = spec.load(tmp_path, options)
+    ds = testing.load_dataset(dataset_name, tmp_path, options, registry)
     assert ds.task == "multi-label"
     assert ds.classes == sorted(t for t, _ in TOP10_BY_FREQUENCY)
     present = {t: v for t, v in KNOWN.items() if v[2] is not None}
@@ -159,9 +156,11 @@ def test_registered_dataset_with_our_options(tmp_path, dataset_name):
     for t, (_, part, _) in present.items():
         assert t in split.part(part)
     if dataset_name == "mtg-jamendo":
-        all_tags = spec.load(
+        all_tags = testing.load_dataset(
+            dataset_name,
             tmp_path,
             {**ALL_TAGS, "metadata_dir": str(SPLITS), "audio_dir": str(tmp_path / "audio")},
+            registry,
         )
         assert len(all_tags.classes) == 87
         assert "track_0000851" in {t.track_id for t in all_tags.tracks}

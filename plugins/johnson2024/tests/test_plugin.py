@@ -7,8 +7,7 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from genrebench import ModelSetup
-from genrebench.plugins import load_plugins
+from genrebench import ModelSetup, testing
 
 EXPERIMENTS = {
     "johnson2024/dense": ("johnson2024/dense", "top10", "default"),
@@ -20,7 +19,7 @@ EXPERIMENTS = {
 
 @pytest.fixture(scope="module")
 def registry(monkeypatch_module):
-    return load_plugins()
+    return testing.load_registry("johnson2024")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,8 @@ def test_entry_point_is_declared():
 
 
 def test_discovered_through_the_entry_point(registry):
-    assert "johnson2024" not in registry.failed
+    registered = testing.check_registrations(registry, "johnson2024")
+    assert set(EXPERIMENTS) <= set(registered["experiments"])
     assert registry.versions["johnson2024"].startswith("genrebench-johnson2024 ")
     assert registry.plugin_of("features", "johnson2024/summary-498") == "johnson2024"
     assert set(EXPERIMENTS) <= set(registry.names("experiments"))
@@ -48,7 +48,7 @@ def test_discovered_through_the_entry_point(registry):
 
 
 def test_not_loaded_when_autoload_is_off():
-    registry = load_plugins(autoload=False)
+    registry = testing.load_registry(autoload=False)  # the builtins only
     assert "johnson2024/dense" not in registry.names("experiments")
 
 

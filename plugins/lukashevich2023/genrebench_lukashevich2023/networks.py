@@ -146,10 +146,6 @@ class MLP(nn.Module):
         return self.layers(x.reshape(len(x), -1))
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # --------------------------------------------------------------------------- training
 #: Architecture keys an experiment may set in ``model_params``; the rest are training
 #: settings for ``TrainConfig`` (overridable by the profile budget).
@@ -173,13 +169,7 @@ def _train_config(
     budget: Mapping[str, Any],
     **defaults: Any,
 ) -> TrainConfig:
-    merged = {**TRAIN_DEFAULTS, **defaults, **params, **budget}
-    train = {
-        k: v
-        for k, v in merged.items()
-        if k not in arch and not (k.startswith("max_") and k.endswith("_tracks"))
-    }
-    return TrainConfig.from_budget({}, **train)
+    return TrainConfig.from_settings(TRAIN_DEFAULTS, defaults, params, budget, leave_out=arch)
 
 
 def _arch(arch: Mapping[str, Any], setup: ModelSetup) -> dict[str, Any]:

@@ -4,13 +4,12 @@ and the user-supplied torchopenl3 weight file for OpenL3."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from genrebench.errors import ConfigError
+from genrebench.weights import file_digest, find_weight_file, weights_setting
 
 # --------------------------------------------------------------------------- musicnn
 MUSICNN_SAMPLE_RATE = 16000
@@ -72,39 +71,13 @@ def weights_needed(input_repr: str, content_type: str = "music") -> str:
 def resolve_openl3_weights(input_repr: str, content_type: str = "music") -> Path:
     """The weight file ``$GENREBENCH_OPENL3_WEIGHTS`` points at (a file, or a folder with
     the file of this input representation).  ConfigError saying what to provide else."""
-    setting = os.environ.get(OPENL3_ENV_WEIGHTS)
-    if not setting:
-        raise ConfigError(
-            f"OpenL3 needs pretrained weights: {weights_needed(input_repr, content_type)}"
-        )
-    path = Path(setting).expanduser()
-    if path.is_dir():
-        for size in (512, 6144):
-            candidate = path / weight_file_name(input_repr, content_type, size)
-            if candidate.is_file():
-                return candidate
-        raise ConfigError(
-            f"{OPENL3_ENV_WEIGHTS}={setting} is a folder without "
-            f"{weight_file_name(input_repr, content_type)}: provide "
-            + weights_needed(input_repr, content_type)
-        )
-    if not path.is_file():
-        raise ConfigError(
-            f"{OPENL3_ENV_WEIGHTS}={setting} does not exist: provide "
-            + weights_needed(input_repr, content_type)
-        )
-    return path
+    needed = weights_needed(input_repr, content_type)
+    setting = weights_setting(OPENL3_ENV_WEIGHTS)
+    if setting is None:
+        raise ConfigError(f"OpenL3 needs pretrained weights: {needed}")
+    names = [weight_file_name(input_repr, content_type, size) for size in (512, 6144)]
+    return find_weight_file(setting[0], names, where=OPENL3_ENV_WEIGHTS, needed=needed)
 
 
-def weights_digest(path: Path) -> str:
-    """Short SHA-256 of the weight file, for the feature cache key."""
-    return _digest(str(path), path.stat().st_size, path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _digest(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+#: Short SHA-256 of the weight file, for the feature cache key.
+weights_digest = file_digest

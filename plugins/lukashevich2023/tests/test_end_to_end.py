@@ -5,48 +5,35 @@ message without weights."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from genrebench import testing
+
 pytestmark = pytest.mark.slow
 
 
-def _rows(out: Path) -> list[dict[str, str]]:
-    with open(out / "leaderboard.csv", newline="") as f:
-        return list(csv.DictReader(f))
+def _run(tmp_path: Path, *experiments: str, options=()) -> testing.RunResult:
+    return testing.run(tmp_path, *experiments, options=options, plugins=["lukashevich2023"])
 
 
-def _run(tmp_path: Path, *args: str) -> Path:
-    from genrebench.cli import main
-
-    out = tmp_path / "out"
-    argv = ["run", *args, "--profile", "quick", "--seeds", "1", "--out", str(out)]
-    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-    main(argv)
-    return out
-
-
-def _check(out: Path, experiment: str, dataset: str) -> dict:
-    rows = [r for r in _rows(out) if r["experiment"] == experiment and r["dataset"] == dataset]
-    assert len(rows) == 1
-    assert rows[0].get("status", "ok") == "ok", rows[0].get("error")
+def _check(result: testing.RunResult, experiment: str, dataset: str) -> dict:
+    row = result.row(experiment, dataset)
     for column in ("accuracy", "f1_macro", "roc_auc", "ece"):
-        assert 0.0 <= float(rows[0][column]) <= 1.0, column
+        assert 0.0 <= float(row[column]) <= 1.0, column
     # calibrated beside raw: a temperature on each patch's logits, fitted on the validation
     # tracks (or a fixed one); its column says it is a segment-level T
-    assert float(rows[0]["segment_temperature"]) > 0
-    assert not rows[0].get("temperature")
-    assert 0.0 <= float(rows[0]["ece_calibrated"]) <= 1.0
-    run = out / "runs" / experiment / dataset / "quick" / "seed-0"
-    metrics = json.loads((run / "metrics.json").read_text())
+    assert float(row["segment_temperature"]) > 0
+    assert not row.get("temperature")
+    assert 0.0 <= float(row["ece_calibrated"]) <= 1.0
+    metrics = result.metrics(experiment, dataset)
     assert metrics["status"] == "ok" and metrics["aggregation"] == "mean"
     assert metrics["calibration"]["level"] == "segment"
-    with open(run / "predictions.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == metrics["n_test_tracks"]
+    assert len(result.predictions(experiment, dataset)) == metrics["n_test_tracks"]
+    run = result.job_folder(experiment, dataset)
     assert (run / "predictions_calibrated.csv").is_file()
     # the paper's reliability diagram: 10 equal-width bins of file-level confidence
     reliability = json.loads((run / "reliability.json").read_text())
@@ -68,10 +55,11 @@ def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
     resnet = _check(out, "lukashevich2023/resnet", "synthetic-genres")
     # quick: up to 140 training tracks (the embedded set's default split has 120 or 140)
     assert 20 < resnet["n_train_tracks"] <= 140 and resnet["cost"]["n_parameters"] == 26_282
-    run = out / "runs" / "lukashevich2023/resnet" / "synthetic-genres" / "quick" / "seed-0"
-    with open(run / "segment_predictions.csv", newline="") as f:
-        # 8 s tracks: 3 s patches starting at 0, 1, ..., 5 s
-        assert len(list(csv.DictReader(f))) == 6 * resnet["n_test_tracks"]
+    segments = out.predictions(
+        "lukashevich2023/resnet", "synthetic-genres", "segment_predictions.csv"
+    )
+    # 8 s tracks: 3 s patches starting at 0, 1, ..., 5 s
+    assert len(segments) == 6 * resnet["n_test_tracks"]
     musicnn = _check(out, "lukashevich2023/musicnn-mlp", "synthetic-genres")
     # The benchmark protocol tests the whole test part (quick caps no test track).
     assert musicnn["n_test_tracks"] == 40
@@ -87,7 +75,7 @@ def test_quick_resnet_and_musicnn_on_embedded_data(tmp_path):
 def test_openl3_row_fails_saying_which_weights(tmp_path, monkeypatch):
     monkeypatch.delenv("GENREBENCH_OPENL3_WEIGHTS", raising=False)
     out = _run(tmp_path, "lukashevich2023/openl3-mlp")
-    (row,) = [r for r in _rows(out) if r["experiment"] == "lukashevich2023/openl3-mlp"]
+    (row,) = [r for r in out.rows() if r["experiment"] == "lukashevich2023/openl3-mlp"]
     assert row["status"] == "failed"
     assert "torchopenl3_mel256_music_512.pth" in row["error"]
     assert "GENREBENCH_OPENL3_WEIGHTS" in row["error"]
@@ -103,14 +91,10 @@ def test_quick_runs_on_real_gtzan_subset(tmp_path):
     out = _run(
         tmp_path,
         "lukashevich2023/musicnn-mlp",
-        "--dataset",
-        "gtzan",
-        "--data-root",
-        str(root),
-        "--split",
-        "stratified",
-        "--split-ratios",
-        "train=0.6,valid=0.2,test=0.2",
+        options=[
+            *("--dataset", "gtzan", "--data-root", str(root), "--split", "stratified"),
+            *("--split-ratios", "train=0.6,valid=0.2,test=0.2"),
+        ],
     )
     metrics = _check(out, "lukashevich2023/musicnn-mlp", "gtzan")
     assert metrics["n_test_tracks"] == 20

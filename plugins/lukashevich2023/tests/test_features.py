@@ -11,8 +11,7 @@ import pytest
 from genrebench_lukashevich2023 import features as F
 from genrebench_lukashevich2023.plugin import FEATURE_LOGMEL, PATCHES
 
-from genrebench.plugins import load_plugins
-from genrebench.segments import cut, hop_frames, segment_frames
+from genrebench import testing
 
 SR = F.SAMPLE_RATE
 
@@ -33,11 +32,10 @@ def test_frame_count_convention():
 
 
 def test_patches_of_a_30_s_clip_are_96_by_186_every_second():
-    spec = load_plugins().get("features", FEATURE_LOGMEL)
-    assert segment_frames(PATCHES, spec) == 186
-    assert hop_frames(PATCHES, spec, 186) == 62  # 0.998 s
+    spec = testing.load_registry("lukashevich2023").get("features", FEATURE_LOGMEL)
+    assert testing.segment_lengths(PATCHES, spec) == (186, 62)  # 3 s, hop 0.998 s
     mel = F.logmel96(_tone(30.0), SR)  # 1864 frames
-    x, owner = cut([mel], ["clip"], PATCHES, spec, None, seed=0)
+    x, owner = testing.cut_segments([mel], ["clip"], PATCHES, spec, None, seed=0)
     assert x.shape == (28, 96, 186)  # patches start at 0, 1, ..., 27 s
     np.testing.assert_array_equal(x[1], mel[:, 62:248])
     assert owner.tolist() == [0] * 28

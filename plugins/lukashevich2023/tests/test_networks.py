@@ -8,13 +8,13 @@ import torch
 from genrebench_lukashevich2023.networks import (
     MLP,
     ResNet,
-    count_parameters,
     create_mlp,
     create_resnet,
 )
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
+from genrebench.training import count_parameters
 
 
 def _setup(shape, n_classes=8, **budget):

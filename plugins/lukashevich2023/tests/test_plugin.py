@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from genrebench_lukashevich2023 import plugin as P
 
-from genrebench.plugins import load_plugins
+from genrebench import testing
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_plugins()
+    return testing.load_registry("lukashevich2023")
 
 
 def test_discovered_through_the_entry_point(registry):

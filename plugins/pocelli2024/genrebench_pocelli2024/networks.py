@@ -37,7 +37,7 @@ from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
-from genrebench.training import TorchClassifier, TrainConfig
+from genrebench.training import TorchClassifier, TrainConfig, xavier_init
 
 #: The resolution is halved four times before the skip connections meet again.
 SIZE_MULTIPLE = 16
@@ -183,7 +183,7 @@ class UNetParallel(nn.Module):
                 self._convolutions(torch.zeros(1, 1, *self.input_shape)).numel()
             )
         self.output = nn.Linear(self.flat_features, n_classes)
-        glorot_init(self)
+        xavier_init(self)  # Keras' glorot_uniform kernels, zero biases
 
     def _convolutions(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(self.input_pool(x))
@@ -200,19 +200,6 @@ class UNetParallel(nn.Module):
         if x.dim() == 3:  # (n, bands, frames) from the core: add the channel axis
             x = x.unsqueeze(1)
         return self.output(torch.flatten(self._convolutions(x), start_dim=1))
-
-
-def glorot_init(module: nn.Module) -> None:
-    """Keras' defaults: Glorot-uniform kernels (transposed convolutions included), zero
-    biases; batch norm starts at scale 1, shift 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # --------------------------------------------------------------------------- training
@@ -236,20 +223,14 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "weight_decay": 2e-2,
     "patience": 5,
     "standardize": None,  # inputs are already in [0, 1]
-    "init": None,  # the network initialises itself like Keras (glorot_init)
+    "init": None,  # the network initialises itself like Keras (xavier_init)
 }
 
 
 def build_config(params: Mapping[str, Any], budget: Mapping[str, Any]) -> TrainConfig:
     """Training settings: defaults < experiment params < profile budget (architecture keys
     and the core's ``max_*_tracks`` subset sizes left out)."""
-    merged = {**TRAIN_DEFAULTS, **params, **budget}
-    train = {
-        k: v
-        for k, v in merged.items()
-        if k not in MODEL_DEFAULTS and not (k.startswith("max_") and k.endswith("_tracks"))
-    }
-    return TrainConfig.from_budget({}, **train)
+    return TrainConfig.from_settings(TRAIN_DEFAULTS, params, budget, leave_out=MODEL_DEFAULTS)
 
 
 def build_network(setup: ModelSetup) -> UNetParallel:

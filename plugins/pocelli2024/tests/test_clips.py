@@ -11,8 +11,7 @@ import pytest
 from genrebench_pocelli2024 import features as F
 from genrebench_pocelli2024 import plugin
 
-from genrebench import Dataset, FeatureSpec, Track
-from genrebench.segments import cut
+from genrebench import Dataset, FeatureSpec, Track, testing
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop"]
 GTZAN_FRAMES = 1 + 661_794 // F.HOP  # a 30.01 s GTZAN song: 1 293 centred frames
@@ -48,7 +47,7 @@ def test_segments_are_five_clips_of_256_frames_about_6_seconds():
 
 
 def test_a_30_second_song_gives_five_disjoint_clips_covering_it():
-    x, owner = cut([song_array(7)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=0)
+    x, owner = testing.cut_segments([song_array(7)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=0)
     assert x.shape == (5, F.N_MELS, F.CLIP_FRAMES)
     assert owner.tolist() == [0] * 5
     starts = [int(clip[0, 0]) - 70_000 for clip in x]
@@ -58,12 +57,14 @@ def test_a_30_second_song_gives_five_disjoint_clips_covering_it():
     assert len(frames) == 5 * F.CLIP_FRAMES  # no frame used twice
     assert len(frames) / GTZAN_FRAMES > 0.98  # and nearly all of the song used
     # evenly spread, so the same clips whatever the seed
-    again, _ = cut([song_array(7)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=9)
+    again, _ = testing.cut_segments([song_array(7)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=9)
     np.testing.assert_array_equal(x, again)
 
 
 def test_a_short_song_still_gives_five_clips_padded_with_the_floor():
-    x, _ = cut([song_array(1, frames=100)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=0)
+    x, _ = testing.cut_segments(
+        [song_array(1, frames=100)], ["s"], plugin.SEGMENTS, FEATURE, 5, seed=0
+    )
     assert x.shape == (5, F.N_MELS, F.CLIP_FRAMES)
     assert np.all(x[:, :, 100:] == 0.0)  # the core pads with zeros = 80 dB below the peak
 
@@ -80,7 +81,9 @@ def test_song_level_split_never_puts_a_songs_clips_in_two_parts():
     clip_songs = {}
     for part in ("train", "valid", "test"):
         ids = split.part(part)
-        x, owner = cut([song_array(index[t]) for t in ids], ids, plugin.SEGMENTS, FEATURE, 5, 0)
+        x, owner = testing.cut_segments(
+            [song_array(index[t]) for t in ids], ids, plugin.SEGMENTS, FEATURE, 5, 0
+        )
         assert len(x) == 5 * len(ids)
         assert np.bincount(owner).tolist() == [5] * len(ids)  # five clips per song
         # each clip's content comes from the song it is labelled with

@@ -5,61 +5,46 @@ parts of the split."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from pathlib import Path
 
 import pytest
 from genrebench_pocelli2024 import plugin
-from genrebench_pocelli2024.networks import UNetParallel, count_parameters
+from genrebench_pocelli2024.networks import UNetParallel
+
+from genrebench import testing
+from genrebench.training import count_parameters
 
 pytestmark = pytest.mark.slow
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _check_run(out: Path, experiment: str, dataset: str) -> dict:
-    rows = [
-        r
-        for r in _rows(out / "leaderboard.csv")
-        if r["experiment"] == experiment and r["dataset"] == dataset
-    ]
-    assert len(rows) == 1
-    row = rows[0]
-    assert row.get("status", "ok") == "ok", row.get("error")
+def _check_run(result: testing.RunResult, experiment: str, dataset: str) -> dict:
+    row = result.row(experiment, dataset)
     for column in ("accuracy", "accuracy_raw", "accuracy_vote", "f1_macro", "roc_auc"):
         assert 0.0 <= float(row[column]) <= 1.0, column
-    run = out / "runs" / experiment / dataset / "quick" / "seed-0"
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = result.metrics(experiment, dataset)
     assert metrics["status"] == "ok" and metrics["aggregation"] == "mean"
     assert {"accuracy_raw", "accuracy_vote"} <= set(metrics["metrics"])
-    test_songs = [r["track_id"] for r in _rows(run / "predictions.csv")]
+    test_songs = [r["track_id"] for r in result.predictions(experiment, dataset)]
     assert len(test_songs) == metrics["n_test_tracks"]
-    clips = [r["track_id"] for r in _rows(run / "segment_predictions.csv")]
+    segments = result.predictions(experiment, dataset, "segment_predictions.csv")
+    clips = [r["track_id"] for r in segments]
     assert sorted(clips) == sorted(test_songs * 5)  # five clips per test song
-    valid_songs = {r["track_id"] for r in _rows(run / "valid_predictions.csv")}
+    valid = result.predictions(experiment, dataset, "valid_predictions.csv")
+    valid_songs = {r["track_id"] for r in valid}
     assert valid_songs and not valid_songs & set(test_songs)
-    history = json.loads((run / "provenance.json").read_text())["training_history"]
+    history = result.provenance(experiment, dataset)["training_history"]
     epochs = plugin.QUICK["epochs"]
     assert len(history) == epochs and all("valid_loss" in h for h in history)
     return metrics
 
 
-def _main():
-    return pytest.importorskip("genrebench.cli").main
-
-
 def test_quick_run_on_embedded_data(tmp_path):
-    out = tmp_path / "out"
-    argv = ["run", "pocelli2024/unet-augment", "--dataset", "synthetic-genres"]
-    argv += ["--profile", "quick", "--seeds", "1", "--out", str(out)]
-    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-    assert _main()(argv) == 0
-    metrics = _check_run(out, "pocelli2024/unet-augment", "synthetic-genres")
+    result = testing.run(
+        tmp_path, "pocelli2024/unet-augment", dataset="synthetic-genres", plugins=["pocelli2024"]
+    )
+    assert result.exit_code == 0
+    metrics = _check_run(result, "pocelli2024/unet-augment", "synthetic-genres")
     net = UNetParallel(10, (256, 256), num_filters=64, input_pool=4)
     assert metrics["cost"]["n_parameters"] == count_parameters(net)  # the quick resized net
     # The benchmark protocol caps no test track: the whole 40-track test part.
@@ -72,9 +57,12 @@ def test_quick_run_on_real_gtzan_subset(tmp_path):
     root = Path(base) / "gtzan-mini" if base else None
     if root is None or not (root / "genres").is_dir():
         pytest.skip("GENREBENCH_SHARED_DATA/gtzan-mini not available")
-    out = tmp_path / "out"
-    argv = ["run", "pocelli2024/unet", "--profile", "quick", "--seeds", "1"]
-    argv += ["--dataset", "gtzan", "--data-root", str(root), "--out", str(out)]
-    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-    assert _main()(argv) == 0
-    _check_run(out, "pocelli2024/unet", "gtzan")
+    result = testing.run(
+        tmp_path,
+        "pocelli2024/unet",
+        dataset="gtzan",
+        options=["--data-root", str(root)],
+        plugins=["pocelli2024"],
+    )
+    assert result.exit_code == 0
+    _check_run(result, "pocelli2024/unet", "gtzan")

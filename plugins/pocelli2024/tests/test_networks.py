@@ -13,13 +13,13 @@ from genrebench_pocelli2024.networks import (
     UNetParallel,
     build_config,
     build_network,
-    count_parameters,
     create,
 )
 from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
+from genrebench.training import count_parameters
 
 CLASSES = [f"g{i}" for i in range(10)]
 

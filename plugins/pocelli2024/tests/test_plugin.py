@@ -7,14 +7,14 @@ import importlib.metadata
 import pytest
 from genrebench_pocelli2024 import plugin
 
-from genrebench.plugins import load_plugins
+from genrebench import testing
 
 EXPERIMENTS = ["pocelli2024/unet", "pocelli2024/unet-augment"]
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_plugins()
+    return testing.load_registry("pocelli2024")
 
 
 def test_entry_point_is_declared():

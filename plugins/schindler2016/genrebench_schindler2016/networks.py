@@ -160,10 +160,6 @@ class ParallelCNN(nn.Module):
         return self.output(self.hidden_activation(self.hidden(merged)))
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # --------------------------------------------------------------------------- training
 def exp_decay(
     step: int, rate: float = 0.9, decay_steps: int = 3000, staircase: bool = False
@@ -231,14 +227,9 @@ def build_config(params: Mapping[str, Any], budget: Mapping[str, Any]) -> TrainC
         )
     else:
         raise ConfigError(f"unknown lr_schedule {schedule!r}; expected None, 'constant' or 'exp'")
-    train = {
-        k: v
-        for k, v in merged.items()
-        if k not in _ARCH_KEYS
-        and k not in _SCHEDULE_KEYS
-        and not (k.startswith("max_") and k.endswith("_tracks"))  # the core's subsetting
-    }
-    return TrainConfig.from_budget({}, **train, lr_schedule=fn)
+    return TrainConfig.from_settings(
+        merged, leave_out=(*_ARCH_KEYS, *_SCHEDULE_KEYS), lr_schedule=fn
+    )
 
 
 def build_network(arch: str, setup: ModelSetup) -> ParallelCNN:

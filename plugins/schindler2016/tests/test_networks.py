@@ -12,7 +12,6 @@ from genrebench_schindler2016.networks import (
     ExpDecay,
     ParallelCNN,
     build_config,
-    count_parameters,
     create,
     exp_decay,
 )
@@ -20,6 +19,7 @@ from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
+from genrebench.training import count_parameters
 
 CLASSES = [f"g{i}" for i in range(10)]
 

@@ -7,7 +7,7 @@ import importlib.metadata
 import pytest
 from genrebench_schindler2016 import plugin
 
-from genrebench.plugins import load_plugins
+from genrebench import testing
 
 TABLE_ROWS = [
     f"schindler2016/{arch}{variant}"
@@ -25,7 +25,7 @@ REPORT_CODE = ["schindler2016/shallow-report-code", "schindler2016/deep-report-c
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_plugins()
+    return testing.load_registry("schindler2016")
 
 
 def test_entry_point_is_declared():
@@ -36,8 +36,8 @@ def test_entry_point_is_declared():
 
 
 def test_discovered_through_the_entry_point(registry):
-    assert "schindler2016" not in registry.failed
-    assert "schindler2016" in registry.versions
+    registered = testing.check_registrations(registry, "schindler2016")
+    assert set(registered["experiments"]) == set(TABLE_ROWS + EXTRA + REPORT_CODE)
     names = set(registry.names("experiments"))
     assert set(TABLE_ROWS + EXTRA + REPORT_CODE) <= names
     assert {n for n in names if n.startswith("schindler2016/")} == set(

@@ -19,8 +19,8 @@ from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
-from genrebench.training import TorchClassifier
-from genrebench_yan2023.budget import merged, train_config
+from genrebench.training import TorchClassifier, TrainConfig
+from genrebench_yan2023.budget import merged
 
 GROUPS = 112
 
@@ -121,5 +121,5 @@ def create(setup: ModelSetup) -> PixelStandardisedClassifier:
         raise ConfigError("the softmax-regression baseline is single-label")
     params = merged(DEFAULTS, setup.params)
     net = SoftmaxRegression(len(setup.classes), setup.input_shape[2], int(params["groups"]))
-    config = train_config(DEFAULTS, setup.params, setup.budget, model_keys=("groups",))
+    config = TrainConfig.from_settings(DEFAULTS, setup.params, setup.budget, leave_out=("groups",))
     return PixelStandardisedClassifier(TorchClassifier(net, setup, config))

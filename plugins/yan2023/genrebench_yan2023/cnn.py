@@ -28,8 +28,8 @@ from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
-from genrebench.training import TorchClassifier
-from genrebench_yan2023.budget import merged, train_config
+from genrebench.training import TorchClassifier, TrainConfig
+from genrebench_yan2023.budget import merged
 
 CHANNELS = (16, 32, 64, 128)
 POOL = 2
@@ -120,5 +120,7 @@ def create(setup: ModelSetup) -> TorchClassifier:
         )
     params = merged(TRAIN_DEFAULTS, setup.params)
     net = SpectrogramCNN(len(setup.classes), config_from(params), setup.input_shape)
-    config = train_config(TRAIN_DEFAULTS, setup.params, setup.budget, model_keys=ARCH_KEYS)
+    config = TrainConfig.from_settings(
+        TRAIN_DEFAULTS, setup.params, setup.budget, leave_out=ARCH_KEYS
+    )
     return TorchClassifier(net, setup, config)

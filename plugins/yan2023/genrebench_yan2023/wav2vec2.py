@@ -35,8 +35,8 @@ from torch import nn
 
 from genrebench import ModelSetup
 from genrebench.errors import ConfigError
-from genrebench.training import TorchClassifier
-from genrebench_yan2023.budget import merged, train_config
+from genrebench.training import TorchClassifier, TrainConfig
+from genrebench_yan2023.budget import merged
 from genrebench_yan2023.weights import WEIGHT_FILES, checkpoint_folder
 
 INSTALL_HINT = "pip install 'genrebench-yan2023[wav2vec2]'"
@@ -313,7 +313,7 @@ def create(setup: ModelSetup) -> TorchClassifier:
     _check_input(setup)
     params = merged(DEFAULTS, setup.params)
     net = build_classifier(str(params["size"]), setup, params)
-    config = train_config(DEFAULTS, setup.params, setup.budget, MODEL_KEYS)
+    config = TrainConfig.from_settings(DEFAULTS, setup.params, setup.budget, leave_out=MODEL_KEYS)
     return TorchClassifier(net, setup, config)
 
 
@@ -340,7 +340,9 @@ class FinetunedMainThenBiasedMain:
         main = build_classifier(str(params["size"]), setup, params)
         finetune = {**setup.params, "lr": params["finetune_lr"]}
         first = TorchClassifier(
-            main, setup, train_config(DEFAULTS, finetune, setup.budget, MODEL_KEYS)
+            main,
+            setup,
+            TrainConfig.from_settings(DEFAULTS, finetune, setup.budget, leave_out=MODEL_KEYS),
         )
         self.stages = [first]
         first.fit(x, y, x_valid, y_valid)
@@ -352,7 +354,9 @@ class FinetunedMainThenBiasedMain:
             biased_trainable=str(params["biased_trainable"]),
         )
         second = TorchClassifier(
-            pair, setup, train_config(DEFAULTS, setup.params, setup.budget, MODEL_KEYS)
+            pair,
+            setup,
+            TrainConfig.from_settings(DEFAULTS, setup.params, setup.budget, leave_out=MODEL_KEYS),
         )
         self.stages.append(second)
         second.fit(x, y, x_valid, y_valid)
@@ -383,5 +387,5 @@ def create_biased_main(setup: ModelSetup):
         main_weight=1.0 - float(params["biased_weight"]),
         biased_trainable=str(params["biased_trainable"]),
     )
-    config = train_config(DEFAULTS, setup.params, setup.budget, MODEL_KEYS)
+    config = TrainConfig.from_settings(DEFAULTS, setup.params, setup.budget, leave_out=MODEL_KEYS)
     return TorchClassifier(pair, setup, config)

@@ -3,12 +3,12 @@ torch here: ``genrebench list`` shows :func:`weights_needed`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from genrebench.errors import ConfigError
+from genrebench.weights import weights_setting
 
 SIZES = ("base", "large")
 ENV = {"base": "GENREBENCH_WAV2VEC2_BASE", "large": "GENREBENCH_WAV2VEC2_LARGE"}
@@ -35,13 +35,10 @@ def checkpoint_folder(size: str, params: Mapping[str, Any]) -> Path:
     provide when there is none or it is incomplete."""
     if size not in SIZES:
         raise ConfigError(f"wav2vec2 size must be one of {SIZES}, got {size!r}")
-    option, env = OPTION[size], ENV[size]
-    given = params.get(option)
-    where = f"model option {option}"
-    if not given:
-        given, where = os.environ.get(env, "").strip(), f"${env}"
-    if not given:
+    setting = weights_setting(ENV[size], OPTION[size], params)
+    if setting is None:
         raise MissingWeights(f"no weights given: this experiment needs {weights_needed(size)}")
+    given, where = setting
     folder = Path(str(given)).expanduser()
     if not folder.is_dir():
         raise MissingWeights(

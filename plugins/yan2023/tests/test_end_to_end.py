@@ -6,7 +6,6 @@ to provide."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -15,9 +14,7 @@ import pytest
 from genrebench_yan2023 import plugin as P
 from genrebench_yan2023.ensemble import vote_or_best_member
 
-from genrebench import EnsembleMember
-from genrebench.cli import main
-from genrebench.outputs import job_folder
+from genrebench import EnsembleMember, testing
 
 pytestmark = pytest.mark.slow
 CNNS = [
@@ -41,24 +38,12 @@ def smoke_budget(monkeypatch):
     monkeypatch.setitem(P.QUICK_CNN, "epochs", 2)
 
 
-def rows(out: Path) -> dict[str, dict[str, str]]:
-    with open(out / "leaderboard.csv", newline="") as f:
-        return {r["experiment"]: r for r in csv.DictReader(f)}
+def rows(result: testing.RunResult) -> dict[str, dict[str, str]]:
+    return {r["experiment"]: r for r in result.rows()}
 
 
-def job(out: Path, experiment: str, dataset: str, protocol="benchmark") -> tuple[dict, dict]:
-    folder = job_folder(out, experiment, dataset, "quick", protocol, 0)
-    return (
-        json.loads((folder / "metrics.json").read_text()),
-        json.loads((folder / "provenance.json").read_text()),
-    )
-
-
-def run(tmp_path: Path, *args: str) -> tuple[int, Path]:
-    out = tmp_path / "out"
-    argv = ["run", *args, "--profile", "quick", "--seeds", "1", "--out", str(out)]
-    argv += ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-    return main(argv), out
+def run(tmp_path: Path, *args: str, **options) -> testing.RunResult:
+    return testing.run(tmp_path, *args, plugins=["yan2023"], **options)
 
 
 def read_probs(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
@@ -72,33 +57,38 @@ def read_probs(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
 
 def test_image_experiments_and_the_ensemble_on_embedded_data(tmp_path):
     # The paper protocol: the paper's own 70/20/10 split.
-    args = ["yan2023/baseline", "yan2023/cnn*", "--dataset", "synthetic-genres"]
-    code, out = run(tmp_path, *args, "--protocol", "paper")
-    assert code == 0
-    board = rows(out)
+    result = run(
+        tmp_path,
+        "yan2023/baseline",
+        "yan2023/cnn*",
+        dataset="synthetic-genres",
+        options=["--protocol", "paper"],
+    )
+    assert result.exit_code == 0
+    board = rows(result)
     for name in [*IMAGE, ENSEMBLE]:
         assert board[name]["status"] == "ok", board[name].get("error")
         assert 0.0 <= float(board[name]["accuracy"]) <= 1.0
     for name in IMAGE:
-        _metrics, provenance = job(out, name, "synthetic-genres", "paper")
+        provenance = result.provenance(name, "synthetic-genres", protocol="paper")
         split = provenance["split"]
         assert (split["train"], split["valid"], split["test"]) == (140, 40, 20)
         assert provenance["features"]["from_asset"] == 0  # no Kaggle PNGs: drawn from audio
-    baseline = job(out, "yan2023/baseline", "synthetic-genres", "paper")[0]
+    baseline = result.metrics("yan2023/baseline", "synthetic-genres", protocol="paper")
     assert baseline["cost"]["n_parameters"] == 1134
     # The ensemble's saved predictions are the vote rule applied to its members' saved files.
     members = []
     for name in CNNS:
-        folder = job_folder(out, name, "synthetic-genres", "quick", "paper", 0)
+        folder = result.job_folder(name, "synthetic-genres", protocol="paper")
         test_ids, test, _ = read_probs(folder / "predictions.csv")
         _, valid, valid_labels = read_probs(folder / "valid_predictions.csv")
         members.append(EnsembleMember(name, test, valid))
-    classes = job(out, CNNS[0], "synthetic-genres", "paper")[0]["classes"]
+    classes = result.metrics(CNNS[0], "synthetic-genres", protocol="paper")["classes"]
     expected = vote_or_best_member(
         members, np.array([classes.index(c) for c in valid_labels]), "single-label"
     )
     ids, saved, labels = read_probs(
-        job_folder(out, ENSEMBLE, "synthetic-genres", "quick", "paper", 0) / "predictions.csv"
+        result.job_folder(ENSEMBLE, "synthetic-genres", protocol="paper") / "predictions.csv"
     )
     assert ids == test_ids
     np.testing.assert_allclose(saved, expected, atol=1e-7)
@@ -112,38 +102,40 @@ def test_image_experiments_on_the_real_gtzan_subset(tmp_path):
     root = Path(base) / "gtzan-mini" if base else None
     if root is None or not (root / "genres").is_dir():
         pytest.skip("GENREBENCH_SHARED_DATA/gtzan-mini not available")
-    args = ["yan2023/baseline", "yan2023/cnn*", "--dataset", "gtzan", "--data-root", str(root)]
-    code, out = run(tmp_path, *args, "--protocol", "paper")  # the paper's 70/20/10 split
-    assert code == 0
+    result = run(
+        tmp_path,
+        "yan2023/baseline",
+        "yan2023/cnn*",
+        dataset="gtzan",
+        options=["--data-root", str(root), "--protocol", "paper"],  # its 70/20/10 split
+    )
+    assert result.exit_code == 0
     for name in IMAGE:
-        metrics, _provenance = job(out, name, "gtzan", "paper")
+        metrics = result.metrics(name, "gtzan", protocol="paper")
         assert metrics["status"] == "ok"
         assert (metrics["n_train_tracks"], metrics["n_valid_tracks"]) == (70, 20)
         assert metrics["n_test_tracks"] == 10
-    assert rows(out)[ENSEMBLE]["status"] == "ok"
+    assert rows(result)[ENSEMBLE]["status"] == "ok"
 
 
 def test_wav2vec2_with_a_tiny_checkpoint(tmp_path, tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("GENREBENCH_WAV2VEC2_BASE", str(tiny_checkpoint))
-    code, out = run(tmp_path, "yan2023/wav2vec2-base-last1", "--dataset", "synthetic-genres")
-    assert code == 0
-    metrics, _provenance = job(out, "yan2023/wav2vec2-base-last1", "synthetic-genres")
+    name = "yan2023/wav2vec2-base-last1"
+    result = run(tmp_path, name, dataset="synthetic-genres")
+    assert result.exit_code == 0
+    metrics = result.metrics(name, "synthetic-genres")
     assert metrics["status"] == "ok"
     assert {"accuracy", "accuracy_raw"} <= set(metrics["metrics"])  # per file and per segment
-    with open(
-        out / "runs/yan2023/wav2vec2-base-last1/synthetic-genres/quick/seed-0/"
-        "segment_predictions.csv",
-        newline="",
-    ) as f:
-        # 8 s tracks: 1 s excerpts starting at 0, 1.5, 3, 4.5 and 6 s.
-        assert len(list(csv.DictReader(f))) == 5 * metrics["n_test_tracks"]
+    segments = result.predictions(name, "synthetic-genres", "segment_predictions.csv")
+    # 8 s tracks: 1 s excerpts starting at 0, 1.5, 3, 4.5 and 6 s.
+    assert len(segments) == 5 * metrics["n_test_tracks"]
 
 
 def test_wav2vec2_without_weights_fails_saying_what_to_provide(tmp_path, monkeypatch):
     monkeypatch.delenv("GENREBENCH_WAV2VEC2_BASE", raising=False)
-    code, out = run(tmp_path, "yan2023/wav2vec2-base-frozen", "--dataset", "synthetic-genres")
-    assert code == 1
-    metrics, _ = job(out, "yan2023/wav2vec2-base-frozen", "synthetic-genres")
+    result = run(tmp_path, "yan2023/wav2vec2-base-frozen", dataset="synthetic-genres")
+    assert result.exit_code == 1
+    metrics = result.metrics("yan2023/wav2vec2-base-frozen", "synthetic-genres")
     assert metrics["status"] == "failed"
     assert "GENREBENCH_WAV2VEC2_BASE" in metrics["error"] and "config.json" in metrics["error"]
-    assert rows(out)["yan2023/wav2vec2-base-frozen"]["status"] == "failed"
+    assert rows(result)["yan2023/wav2vec2-base-frozen"]["status"] == "failed"

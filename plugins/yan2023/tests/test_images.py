@@ -11,9 +11,8 @@ import pytest
 from genrebench_yan2023 import images
 from genrebench_yan2023.plugin import FEATURE_IMAGE, KAGGLE_IMAGE_ASSET
 
+from genrebench import testing
 from genrebench.audio import load_audio, write_audio
-from genrebench.cache import FeatureCache
-from genrebench.features import extract_all
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -61,9 +60,6 @@ def test_read_kaggle_png(tmp_path, mode):
 
 def test_feature_reads_the_images_beside_the_audio_and_draws_the_rest(tmp_path):
     """A tiny Kaggle tree: blues.00000 has its PNG, blues.00001 has none (drawn from audio)."""
-    from genrebench.loaders import gtzan
-    from genrebench.plugins import load_plugins
-
     data = tmp_path / "Data"
     rng = np.random.default_rng(0)
     for n in (0, 1):
@@ -71,10 +67,11 @@ def test_feature_reads_the_images_beside_the_audio_and_draws_the_rest(tmp_path):
         write_audio(data / "genres_original" / "blues" / f"blues.{n:05d}.wav", audio, 22050)
     canvas = kaggle_like(2)
     write_png(data / "images_original" / "blues" / "blues00000.png", canvas)
-    dataset = gtzan.load(tmp_path, {})
+    registry = testing.load_registry("yan2023")
+    dataset = testing.load_dataset("gtzan", tmp_path, registry=registry)
     assert set(dataset.track("blues.00000").assets) == {KAGGLE_IMAGE_ASSET}
-    spec = load_plugins().get("features", FEATURE_IMAGE)
-    out = extract_all(spec, dataset.tracks, FeatureCache(tmp_path / "cache"))
+    spec = registry.get("features", FEATURE_IMAGE)
+    out = testing.extract(spec, dataset.tracks, tmp_path / "cache")
     assert out.problems == [] and out.from_asset == 1
     np.testing.assert_array_equal(
         out.arrays["blues.00000"], np.transpose(canvas[35:253, 54:390, :3], (2, 0, 1))
@@ -85,8 +82,8 @@ def test_feature_reads_the_images_beside_the_audio_and_draws_the_rest(tmp_path):
     np.testing.assert_array_equal(drawn, images.render_image(decoded, 22050))
     # A PNG of the wrong size is reported and skipped, naming the file.
     write_png(data / "images_original" / "blues" / "blues00001.png", canvas[:200])
-    dataset = gtzan.load(tmp_path, {})
-    out = extract_all(spec, dataset.tracks, FeatureCache(None))
+    dataset = testing.load_dataset("gtzan", tmp_path, registry=registry)
+    out = testing.extract(spec, dataset.tracks)
     assert [p.track_id for p in out.problems] == ["blues.00001"]
     assert "blues00001.png" in out.problems[0].reason and "432 × 288" in out.problems[0].reason
 

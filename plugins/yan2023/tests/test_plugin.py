@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from genrebench_yan2023 import plugin
 
-from genrebench.plugins import load_plugins
+from genrebench import testing
 
 IMAGE_EXPERIMENTS = [
     "yan2023/baseline",
@@ -41,7 +41,7 @@ WAV2VEC2_EXPERIMENTS = [
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_plugins()
+    return testing.load_registry("yan2023")
 
 
 def test_entry_point_is_declared():
@@ -79,12 +79,11 @@ def test_image_experiments_need_no_weights_and_the_wav2vec2_ones_say_what(regist
 def test_wav2vec2_input_is_the_authors_18_one_second_excerpts_every_1_5_s():
     # AudioToGenreDataset: 3 s windows every 1.5 s while the window ends before 30 s (18),
     # each truncated by the feature extractor to its first 16 000 samples.
-    from genrebench.segments import cut
 
     feature = plugin._features()[1]
     assert feature.name == plugin.FEATURE_WAVEFORM and feature.sample_rate == 16000
     clip = np.arange(30 * 16000, dtype=np.float32)  # sample index as value
-    x, owner = cut([clip], ["t"], plugin.WAVEFORM_SEGMENTS, feature, 18, seed=0)
+    x, owner = testing.cut_segments([clip], ["t"], plugin.WAVEFORM_SEGMENTS, feature, 18, seed=0)
     assert x.shape == (18, 16000) and owner.tolist() == [0] * 18
     starts = [int(s) for s in x[:, 0]]
     assert starts == [round(k * 1.5 * 16000) for k in range(18)]  # 0 s, 1.5 s, ..., 25.5 s
@@ -144,7 +143,7 @@ def test_reported_numbers(registry):
 
 def test_listing_imports_no_torch():
     code = (
-        "import sys; from genrebench.plugins import load_plugins; load_plugins(); "
+        "import sys; from genrebench import testing; testing.load_registry('yan2023'); "
         "print(sorted(m for m in ('torch', 'transformers', 'librosa', 'matplotlib', 'PIL') "
         "if m in sys.modules))"
     )
