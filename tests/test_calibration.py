@@ -100,6 +100,9 @@ def test_temperature_scaling_lowers_ece_of_an_overconfident_model():
 
 
 def test_single_label_fit_matches_scikit_learn_temperature_scaling():
+    # CalibratedClassifierCV(method="temperature") is new in scikit-learn 1.8; genrebench
+    # itself needs only 1.4 (tox -e oldest)
+    pytest.importorskip("sklearn", minversion="1.8", reason="scikit-learn's temperature scaling")
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator

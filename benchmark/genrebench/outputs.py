@@ -392,8 +392,13 @@ def read_predictions(
         line = raw.count(b"\n") + 1
         raise PredictionsError(path, "the file ends mid-line (truncated)", line)
     try:
+        # round_trip: the probabilities read back exactly as written (pandas 2.1's default
+        # parser is off by one ulp on some values; newer pandas parse exactly either way)
         frame = pd.read_csv(
-            io.BytesIO(raw), dtype={"track_id": str, "label": str}, keep_default_na=False
+            io.BytesIO(raw),
+            dtype={"track_id": str, "label": str},
+            keep_default_na=False,
+            float_precision="round_trip",
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise PredictionsError(path, f"not a predictions table ({exc})") from exc

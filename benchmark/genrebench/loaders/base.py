@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genrebench import resources
 from genrebench.audio import audio_info, header_truncation, load_audio
 from genrebench.dataset import SPLIT_PARTS, Dataset
 from genrebench.errors import AudioError, ConfigError, DataRootError, GenrebenchError
@@ -122,21 +123,21 @@ def splits_dir() -> Path:
     """The folder holding the split lists shipped with genrebench (``datasets/`` in the repo).
 
     ``$GENREBENCH_SPLITS_DIR`` wins; otherwise the ``datasets/`` folder of the checkout this
-    package is installed from (editable install: ``benchmark/genrebench/loaders`` is three
-    levels below the repository root)."""
+    package runs from (an editable install), else the copy inside an installed wheel
+    (:mod:`genrebench.resources`)."""
     env = os.environ.get(ENV_SPLITS_DIR, "").strip()
     if env:
         path = Path(env).expanduser()
         if not path.is_dir():
             raise ConfigError(f"${ENV_SPLITS_DIR} is {env!r}, which is not a folder")
         return path
-    path = Path(__file__).resolve().parents[3] / "datasets"
-    if path.is_dir():
+    path = resources.shipped_folder("datasets")
+    if path is not None:
         return path
     raise ConfigError(
-        f"cannot find genrebench's split lists: {path} does not exist (genrebench is not "
-        f"installed from a checkout). Set ${ENV_SPLITS_DIR} to the 'datasets' folder of a "
-        "genrebench checkout."
+        "cannot find genrebench's split lists: neither a checkout's datasets/ folder nor "
+        f"{resources.PACKAGED / 'datasets'} (an installed wheel's copy) exists. Set "
+        f"${ENV_SPLITS_DIR} to the 'datasets' folder of a genrebench checkout."
     )
 
 
