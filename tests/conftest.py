@@ -85,6 +85,10 @@ def install_plugin(tmp_path, put_on_path):
     whose entry point ``name`` is a package holding ``code`` (gone after the test)."""
 
     def install(name: str, code: str) -> None:
+        # Another test may have installed (and imported) a plugin of the same name with
+        # other code: forget that module, or this test would run the other one's code.
+        for module in [m for m in sys.modules if m.split(".")[0] == f"genrebench_{name}"]:
+            del sys.modules[module]
         package = tmp_path / "plugin-src" / name / f"genrebench_{name}"
         package.mkdir(parents=True)
         (package / "__init__.py").write_text(code)
