@@ -32,6 +32,10 @@ ENV_SWITCH = "GENREBENCH_MLFLOW"
 #: plain ``genrebench run``.
 ENV_EXPERIMENT = "GENREBENCH_MLFLOW_EXPERIMENT"
 DEFAULT_EXPERIMENT = "genrebench"
+#: Where the artifacts of an experiment the plugin creates go (a folder or a URI).  Unset:
+#: MLflow's default, which for a database store without a server is ``./mlruns`` under the
+#: current folder -- inside a checkout, if that is where ``genrebench run`` was started.
+ENV_ARTIFACTS = "GENREBENCH_MLFLOW_ARTIFACTS"
 
 _tracker: Tracker | None = None
 
@@ -49,10 +53,21 @@ def experiment_name(suite: Any | None) -> str:
     return configured or (suite.name if suite is not None else DEFAULT_EXPERIMENT)
 
 
+def artifact_location() -> str | None:
+    """``$GENREBENCH_MLFLOW_ARTIFACTS`` as an absolute URI (a plain path is taken relative
+    to the current folder), or None for MLflow's default."""
+    configured = os.environ.get(ENV_ARTIFACTS, "").strip()
+    if not configured:
+        return None
+    if "://" in configured or configured.startswith("file:"):
+        return configured
+    return Path(configured).expanduser().resolve().as_uri()
+
+
 def _new_tracker(uri: str, suite: Any | None) -> Tracker:
     from genrebench_mlflow.tracker import Tracker  # imports mlflow: only when switched on
 
-    return Tracker(uri, experiment_name(suite))
+    return Tracker(uri, experiment_name(suite), artifact_location())
 
 
 @hookimpl

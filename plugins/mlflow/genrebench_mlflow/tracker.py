@@ -93,10 +93,15 @@ class Tracker:
     catches its own failures: the first one is logged as a warning and switches the
     tracker off (each method starts by checking :attr:`failure`)."""
 
-    def __init__(self, uri: str, experiment_name: str) -> None:
+    def __init__(
+        self, uri: str, experiment_name: str, artifact_location: str | None = None
+    ) -> None:
         configure_http()
         self.uri = uri
         self.experiment_name = experiment_name
+        #: Where a new experiment's artifacts go (None: MLflow's default); an existing
+        #: experiment keeps its own.
+        self.artifact_location = artifact_location
         self.client = MlflowClient(tracking_uri=uri)
         self.parent_id: str | None = None
         #: The first failure ("what: error"); once set, nothing more is sent.
@@ -224,7 +229,9 @@ class Tracker:
             found = self.client.get_experiment_by_name(self.experiment_name)
             if found is None:
                 try:
-                    self._experiment_id = self.client.create_experiment(self.experiment_name)
+                    self._experiment_id = self.client.create_experiment(
+                        self.experiment_name, artifact_location=self.artifact_location
+                    )
                 except Exception:  # created meanwhile by another process
                     found = self.client.get_experiment_by_name(self.experiment_name)
                     if found is None:

@@ -19,7 +19,12 @@ def isolated(shared, tmp_path, monkeypatch):
     monkeypatch.setenv("GENREBENCH_DATA_DIR", str(shared / "data"))
     monkeypatch.setenv("GENREBENCH_CACHE_DIR", str(shared / "cache"))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    for name in ("MLFLOW_TRACKING_URI", "GENREBENCH_MLFLOW", "GENREBENCH_MLFLOW_EXPERIMENT"):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "GENREBENCH_MLFLOW",
+        "GENREBENCH_MLFLOW_EXPERIMENT",
+        "GENREBENCH_MLFLOW_ARTIFACTS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # MLflow's local stores put artifacts under ./mlruns
     yield

@@ -193,6 +193,29 @@ def test_a_job_that_mlflow_has_not_seen_is_logged_when_reused(tmp_path, monkeypa
     }
 
 
+def test_artifacts_go_where_genrebench_mlflow_artifacts_says_not_into_the_current_folder(
+    tmp_path, monkeypatch
+):
+    """With a SQLite store and no server, MLflow's default artifact root is ``./mlruns``
+    under the current folder (a checkout, if the run started there)."""
+    args = ["run", "reference/logreg", "--dataset", "synthetic-genres", "--no-progress"]
+    args += ["--dataset-option", "tracks_per_class=5", "--dataset-option", "duration=2.0"]
+    args += ["--out", str(tmp_path / "runs")]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("GENREBENCH_MLFLOW_ARTIFACTS", "elsewhere/artifacts")  # relative
+    work = tmp_path / "checkout"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(args) == 0
+    assert not (work / "mlruns").exists()
+    stored = tmp_path / "checkout" / "elsewhere" / "artifacts"
+    experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name("genrebench")
+    assert experiment.artifact_location == stored.resolve().as_uri()
+    assert len(job_runs(MlflowClient(tracking_uri=uri), experiment.experiment_id)) == 1
+    assert list(stored.rglob("predictions.csv")), "the job's predictions were not logged there"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
