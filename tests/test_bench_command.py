@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from genrebench.bench import bench_features, generate_tracks, memory_slope
 from genrebench.cli import main
 from genrebench.errors import ConfigError
+from genrebench.run.bench import bench_features, generate_tracks, memory_slope
 
 
 def test_memory_slope_is_a_least_squares_line():
@@ -42,7 +42,7 @@ def test_bench_features_needs_audio(tmp_path, capsys):
 
 
 def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path):
-    from genrebench.bench import bench_overhead
+    from genrebench.run.bench import bench_overhead
 
     [row] = bench_overhead(["reference/logreg"], tmp_path, rounds=1)
     assert row["experiment"] == "reference/logreg"

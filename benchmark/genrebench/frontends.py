@@ -2,7 +2,7 @@
 
 A front end is a picklable callable, so a plugin declares it exactly like any feature
 function (``FeatureSpec(extract=LogMel(...))``); its ``batch`` method lets the core compute
-many tracks in one call (see :func:`genrebench.features.extract_all`).  Each one equals
+many tracks in one call (see :func:`genrebench.features.extract.extract_all`).  Each one equals
 its librosa reference within a tested tolerance (``tests/test_frontends.py``):
 
 =====================  =================================================================
