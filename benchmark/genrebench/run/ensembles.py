@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from genrebench.results import outputs
 from genrebench.results.provenance import config_hash, environment
 from genrebench.run.jobfiles import save_job_files
 from genrebench.run.planning import Job, matching, planned_datasets
-from genrebench.run.progress import headline
+from genrebench.run.progress import announce
 from genrebench.run.stages import (
     Predictions,
     calibrated_columns,
@@ -142,13 +141,7 @@ def report(runner: Runner, result: dict[str, Any]) -> dict[str, Any]:
     seed = "" if result["seed"] == "ensemble" else f" seed {result['seed']}"
     label = f"[ensemble] {result['experiment']} on {result['dataset']}{seed}"
     runner.warn_metric_errors(result)
-    if result["status"] == "ok":
-        print(f"{label}: {headline(result)}", file=sys.stderr)
-    else:
-        print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
-    runner.registry.pm.hook.genrebench_run_finished(
-        result=result, job_folder=outputs.result_folder(runner.options.out, result)
-    )
+    announce(runner.registry, label, result, outputs.result_folder(runner.options.out, result))
     return result
 
 

@@ -34,7 +34,6 @@ pooled result too when every fold was.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +48,7 @@ from genrebench.run import stages
 from genrebench.run.ensembles import MemberError, load
 from genrebench.run.jobfiles import evaluation_set, lost_tracks, save_job_files
 from genrebench.run.planning import Job
-from genrebench.run.progress import headline
+from genrebench.run.progress import announce
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrebench.run.runner import Runner
@@ -83,14 +82,10 @@ def pool_folds(
         reused = " (finished earlier, reused)" if result.get("reused") else ""
         first = groups[item][0][0]
         label = f"[pooled] {type(first)(first.experiment, first.dataset, first.seed).label()}"
-        if result["status"] == "ok":
-            print(f"{label}, {result['folds']} folds: {headline(result)}{reused}", file=sys.stderr)
-        else:
-            print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
+        folds = f", {result['folds']} folds" if result["status"] == "ok" else ""
         # After its folds' calls: the seed's pooled result, from the seed folder.
-        runner.registry.pm.hook.genrebench_run_finished(
-            result=result, job_folder=outputs.result_folder(runner.options.out, result)
-        )
+        folder = outputs.result_folder(runner.options.out, result)
+        announce(runner.registry, label, result, folder, done=folds, after=reused)
         out.append(result)
     return out
 

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -43,7 +42,7 @@ from genrebench.run.planning import (
     planned_datasets,
     select_experiments,
 )
-from genrebench.run.progress import headline
+from genrebench.run.progress import announce
 from genrebench.specs import ExperimentSpec, SplitRequest
 
 #: Names defined in :mod:`genrebench.run.planning`, :mod:`genrebench.run.jobfiles` and
@@ -146,19 +145,12 @@ class Runner:
             label = f"[{number}/{len(jobs)}] {job.label()}{protocol}"
             results.append(result)
             self.warn_metric_errors(result)
+            after = ""
             if result["status"] == "ok":
                 reused = " (finished earlier, reused)" if result.get("reused") else ""
-                print(
-                    f"{label}: {headline(result)} ({result['cost']['total_seconds']:.1f} s)"
-                    f"{reused}",
-                    file=sys.stderr,
-                )
-            else:
-                print(f"{label}: FAILED: {result['error']}", file=sys.stderr)
+                after = f" ({result['cost']['total_seconds']:.1f} s){reused}"
             # Here, on the process that runs the command, whatever the executor.
-            self.registry.pm.hook.genrebench_run_finished(
-                result=result, job_folder=self.job_dir(job)
-            )
+            announce(self.registry, label, result, self.job_dir(job), after=after)
         return results
 
     def warn_metric_errors(self, result: Mapping[str, Any]) -> None:
