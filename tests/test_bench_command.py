@@ -3,6 +3,8 @@ figures themselves are measured by hand or by ``tox -e bench``, never asserted).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from genrebench.cli import main
@@ -51,3 +53,23 @@ def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path
     # the harness round ran the job in its own folder: a finished result, not a reused one
     [metrics] = (tmp_path / "runs-reference-logreg-0").rglob("metrics.json")
     assert '"status": "ok"' in metrics.read_text()
+
+
+def test_the_memory_child_runs_its_job_through_the_run_loop(tmp_path, monkeypatch, capsys):
+    from genrebench.run import bench, session
+
+    calls = []
+
+    def run_planned(registry, planned, board_out, suite=None):
+        calls.append((planned, board_out))
+        return [{"status": "ok"}], []
+
+    monkeypatch.setattr(session, "run_planned", run_planned)
+    generate_tracks(tmp_path / "audio", 4, 1.0)
+    out = tmp_path / "out"
+    bench._memory_child("schindler2016/shallow", str(tmp_path / "audio"), str(tmp_path), str(out))
+    [(planned, board_out)] = calls
+    [(options, jobs, ensemble_jobs)] = planned
+    assert [j.experiment.name for j in jobs] == ["bench/memory"] and not ensemble_jobs
+    assert options.out == out == board_out
+    assert set(json.loads(capsys.readouterr().out.splitlines()[-1])) == {"peak RSS MiB", "seconds"}

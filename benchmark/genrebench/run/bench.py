@@ -40,6 +40,7 @@ from genrebench.features.extract import extract_all
 from genrebench.features.segments import cut
 from genrebench.features.workers import ExtractionPool
 from genrebench.registry.loading import load_plugins
+from genrebench.run import session
 from genrebench.run.planning import RunOptions, plan
 from genrebench.run.runner import Runner
 from genrebench.run.stages import limit_split, seed_everything
@@ -238,9 +239,9 @@ def _memory_child(experiment: str, root: str, cache_dir: str, out: str) -> None:
         cache_dir=Path(cache_dir),
     )
     jobs, _ = plan(registry, options)
-    runner = Runner(registry, options)
     started = time.perf_counter()
-    [result] = runner.run(jobs)
+    # The run loop of genrebench run, with the leaderboard's folder the job's own --out.
+    [result], _ = session.run_planned(registry, [(options, jobs, ())], Path(out))
     if result["status"] != "ok":
         raise SystemExit(result.get("error"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -328,6 +329,8 @@ def bench_overhead(experiments: Sequence[str], work_dir: Path, rounds: int = 3) 
                     cache_dir=None,
                 )
                 [job], _ = plan(registry, options)
+                # One job at a time, not the run loop (session.run_planned): what is timed
+                # is a job's cost on a run whose pool has started, as a bare loop's is.
                 runner = Runner(registry, options)
                 runner.pool = pool  # the run's one pool, already started
                 runner.load_datasets([job])
