@@ -178,6 +178,7 @@ def kfold_assignment(tracks: Sequence[Track], folds: int, seed: int) -> list[lis
         assigned = _iterative_stratification(ordered, shares, np.random.default_rng(seed))
         return [sorted(t for t, part in assigned.items() if part == name) for name in names]
 
+    # lazy: loads sklearn, not needed at import time
     from sklearn.model_selection import StratifiedKFold
 
     labels = [t.labels[0] if t.labels else "" for t in ordered]

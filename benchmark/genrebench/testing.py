@@ -157,6 +157,7 @@ def extract(
     feature cache in ``cache_dir`` (``None``: no cache).  The result's ``arrays`` map
     track ids to arrays, its ``problems`` list the tracks that failed and why, and
     ``from_asset`` counts the arrays read from a track's asset instead of its audio."""
+    # lazy: loads soundfile, soxr, not needed at import time
     from genrebench.features.extract import extract_all
 
     return extract_all(feature, tracks, FeatureCache(cache_dir))

@@ -293,6 +293,7 @@ class TorchClassifier:
         best_loss, best_state, waited = math.inf, None, 0
         epochs = range(cfg.epochs)
         if self.setup.progress:
+            # lazy: loads tqdm, not needed at import time
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc="train", unit="epoch", leave=False)

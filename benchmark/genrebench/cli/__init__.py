@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genrebench: interrupted; {_kept(args)}", file=sys.stderr)
         return 130
     except OSError as exc:
+        # lazy: loads pandas, not needed at import time
         from genrebench.results.outputs import storage_problem
 
         problem = storage_problem(exc)

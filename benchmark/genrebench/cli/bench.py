@@ -39,6 +39,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def command(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads pandas, scipy, sklearn, soundfile, soxr, not needed at import time
     from genrebench.run.bench import run_command
 
     return run_command(args)

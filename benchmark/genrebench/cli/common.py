@@ -20,6 +20,7 @@ def read_board(sources: Sequence[Path], registry: Registry | None = None):
     (plugins' metrics with a per-track form get theirs too); and the results it was built
     from (one configuration per row).  What was left out or is incomplete is warned about
     on stderr."""
+    # lazy: loads pandas, scipy, sklearn, not needed at import time
     from genrebench.reporting import leaderboard, stats
 
     results = leaderboard.find_results(sources)
@@ -37,6 +38,7 @@ def write_report(
     set with ``files`` (:class:`genrebench.results.outputs.AtomicFiles`): rendered in a scratch
     folder first, so the report and picture are both new or both as they were."""
 
+    # lazy: loads pandas, scipy, sklearn, not needed at import time
     from genrebench.reporting import report
     from genrebench.results import outputs
 
@@ -72,6 +74,7 @@ def write_leaderboard(
 ) -> int:
     """The leaderboard files of the runs under ``sources`` (staged in ``files`` when given,
     to be written with the caller's other files as one set)."""
+    # lazy: loads pandas, not needed at import time
     from genrebench.reporting import leaderboard
 
     board, _ = read_board(sources, registry)

@@ -37,6 +37,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def command(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads pandas, scipy, sklearn, not needed at import time
     from genrebench.reporting import leaderboard, resampling, stats
 
     results = leaderboard.find_results(common.run_sources(registry, args))
@@ -100,6 +101,7 @@ def command(registry: Registry, args: argparse.Namespace) -> int:
 
 def _evaluated_on(key: tuple, results: Sequence[dict]) -> str:
     """One line naming a compared row's protocol, split and planned test tracks."""
+    # lazy: loads pandas, not needed at import time
     from genrebench.reporting.leaderboard import row_key
 
     found = [r for r in results if row_key(r) == key]

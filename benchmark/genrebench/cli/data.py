@@ -23,6 +23,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def check(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads soundfile, soxr, not needed at import time
     from genrebench.datasets.loaders.base import check_command
 
     return check_command(registry, args.name, args.data_root, dict(args.dataset_option or ()))

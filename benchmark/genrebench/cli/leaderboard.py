@@ -31,6 +31,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def command(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads pandas, not needed at import time
     from genrebench.reporting import leaderboard
     from genrebench.results import outputs
 

@@ -146,6 +146,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def command(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads pandas, scipy, sklearn, soundfile, soxr, not needed at import time
     from genrebench.run import ensembles, session
     from genrebench.run.executors import parse_executor
     from genrebench.run.planning import RunOptions, plan
@@ -189,6 +190,7 @@ def command(registry: Registry, args: argparse.Namespace) -> int:
 def _run_suite(registry: Registry, args: argparse.Namespace) -> int:
     """``run --suite``: check the whole suite, plan and load every run's data, then run;
     the leaderboard holds exactly the suite's jobs and sits beside a copy of its file."""
+    # lazy: loads pandas, scipy, sklearn, soundfile, soxr, not needed at import time
     from genrebench.reporting.report import NothingToReport
     from genrebench.results import outputs
     from genrebench.run import ensembles, session, suites

@@ -130,6 +130,7 @@ class FeatureCache:
         """Whether entries can be stored (checked before a run's work); a cache that cannot
         be written is used read-only from then on, saying so once (its entries are still
         read; what it lacks is computed and not stored)."""
+        # lazy: loads pandas, not needed at import time
         from genrebench.results.outputs import writable_problem
 
         if self.root is not None and self.read_only is None:
@@ -151,6 +152,7 @@ class FeatureCache:
     def put(self, key: str, spec: FeatureSpec, array: np.ndarray) -> bool:
         """Store ``array`` under ``key``; whether it was stored (not when the cache is off,
         or cannot be written: then it is used read-only from now on, saying so once)."""
+        # lazy: loads pandas, not needed at import time
         from genrebench.results.outputs import storage_reason
 
         if self.root is None or self.read_only is not None:

@@ -280,6 +280,7 @@ def _misshapen(spec, arrays, hits, cache) -> list[tuple[Track, str]]:
 
 
 def _progress(total: int, name: str, enabled: bool):
+    # lazy: loads tqdm, not needed at import time
     from tqdm.auto import tqdm
 
     return tqdm(

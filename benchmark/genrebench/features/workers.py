@@ -328,6 +328,7 @@ def serve(fd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent(parent)
     sys.path[:] = json.loads(os.environ.pop(_PATH_VARIABLE, "null")) or sys.path
+    # lazy: loads threadpoolctl, not needed at import time
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)

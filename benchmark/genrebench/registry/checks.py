@@ -78,6 +78,7 @@ def check_references(registry: Registry) -> None:
     name an experiment or ensemble uses must resolve (feature, model, aggregations,
     calibrator, members), with task types that fit.  Checked once, when the registry is built, so
     ``genrebench list`` shows a broken experiment and a run can leave it out."""
+    # lazy: loads scipy, sklearn, not needed at import time
     from genrebench.evaluation.calibration import resolve as resolve_calibrator
 
     broken = registry.broken

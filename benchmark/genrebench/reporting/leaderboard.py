@@ -179,6 +179,7 @@ def evaluation_set(
             )
         except (OSError, ValueError):
             return None
+        # lazy: loads scipy, sklearn, soundfile, soxr, not needed at import time
         from genrebench.run.stages import split_checksum
 
         ids = list(frame["track_id"])

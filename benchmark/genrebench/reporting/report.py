@@ -109,6 +109,7 @@ def write(
 
 
 def render(context: Mapping[str, Any]) -> str:
+    # lazy: loads jinja2, not needed at import time
     import jinja2
 
     env = jinja2.Environment(
@@ -126,6 +127,7 @@ def render(context: Mapping[str, Any]) -> str:
 def _inline_code(text: str):
     """The leaderboard's Markdown sentences as HTML: backticks as <code>, ``**strong**``
     and ``*emphasis*`` outside them (the text is escaped first)."""
+    # lazy: loads markupsafe, not needed at import time
     import markupsafe
 
     def emphasis(part: str) -> str:
@@ -146,6 +148,7 @@ def name_segments(name: str) -> list[str]:
 
 def _name_html(name: str):
     """A row name as code whose lines break only between :func:`name_segments`."""
+    # lazy: loads markupsafe, not needed at import time
     import markupsafe
 
     html, after_word = [], False
@@ -164,6 +167,7 @@ def _name_html(name: str):
 def _breakable(title: str):
     """A column title or split name that may wrap after an underscore or a comma
     (``ece_<wbr>calibrated``, ``stratified(train=0.7,<wbr>valid=0.1,<wbr>test=0.2)``)."""
+    # lazy: loads markupsafe, not needed at import time
     import markupsafe
 
     text = str(markupsafe.escape(str(title)))
@@ -507,9 +511,11 @@ def _html_tables(table: leaderboard.SectionTable, section: Section, board, infos
 
 # --------------------------------------------------------------------------- figures
 def _matplotlib():
+    # lazy: loads matplotlib, not needed at import time
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    # lazy: loads matplotlib, not needed at import time
     import matplotlib.pyplot as plt
 
     return plt
@@ -599,6 +605,7 @@ def _place_labels(fig, ax, points: Sequence[tuple[float, float, str]], fontsize:
     """Write each label near its point where it overlaps no other label and stays inside
     the axes: the nearest free spot on rings of growing radius around the point (with a
     thin line back to the point when it is not next to it).  Returns the annotations."""
+    # lazy: loads matplotlib, not needed at import time
     from matplotlib.transforms import Bbox
 
     renderer = fig.canvas.get_renderer()
@@ -679,6 +686,7 @@ def _cost_figure(board: pd.DataFrame, positions: Sequence[int], labels, task: st
             points.append((x, value, str(number)))
         drawn |= bool(points)
         if points:
+            # lazy: loads matplotlib, not needed at import time
             from matplotlib.ticker import NullFormatter
 
             xs = [p[0] for p in points]
@@ -962,6 +970,7 @@ def _across(board: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _friedman(result: stats.Friedman) -> dict[str, Any]:
+    # lazy: loads scikit_posthocs, not needed at import time
     import scikit_posthocs as sp
 
     plt = _matplotlib()
@@ -1109,6 +1118,7 @@ def _valid_value(info: RowInfo, metric: str, specs) -> dict[str, str]:
 
 def _compute(specs, task: str, y: np.ndarray, probs: np.ndarray, threshold: float):
     if specs:
+        # lazy: loads soundfile, soxr, not needed at import time
         from genrebench.run.stages import compute_metrics
 
         return compute_metrics(specs, task, y, probs, threshold)

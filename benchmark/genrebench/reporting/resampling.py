@@ -200,6 +200,7 @@ def _track_problem(result: Mapping[str, Any], path: Path, ids: Sequence[str]) ->
     planned = result.get("_evaluation_set")
     lost = result.get("n_test_tracks_lost") or 0
     if planned and planned[1] == len(ids) and not lost:
+        # lazy: loads soundfile, soxr, not needed at import time
         from genrebench.run.stages import split_checksum
 
         if split_checksum(ids) != planned[0]:

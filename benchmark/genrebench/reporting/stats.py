@@ -391,6 +391,7 @@ def mcnemar_pairs(a: RowData, b: RowData) -> list[tuple]:
     """McNemar's exact test of single models, like with like: seed ``i`` of ``a`` against
     seed ``i`` of ``b`` (seeds in their order; the row with fewer seeds repeats its own
     from the first).  Per pair: (seed a, seed b, both right, only a, only b, neither, p)."""
+    # lazy: loads statsmodels, not needed at import time
     from statsmodels.stats.contingency_tables import mcnemar
 
     right_a, right_b = seed_correct(a), seed_correct(b)
@@ -489,6 +490,7 @@ def annotate(
 
     ``board.attrs["warnings"]``: sentences for the command line (results left out,
     incomplete rows, plugin metrics without a usable per-track form)."""
+    # lazy: loads statsmodels, not needed at import time
     from statsmodels.stats.multitest import multipletests
 
     board = board.copy()
@@ -724,6 +726,7 @@ def across_datasets(
     where it can say something: at least 3 experiments on at least :func:`min_datasets`
     data sets (3 for 3 to about 10 experiments); every other group is returned as a
     :class:`FriedmanLeftOut` with the reason."""
+    # lazy: loads scikit_posthocs, not needed at import time
     import scikit_posthocs as sp
 
     done, left_out = [], []

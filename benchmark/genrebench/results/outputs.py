@@ -486,6 +486,7 @@ def save_class_report(
 ) -> None:
     """``per_class.csv`` and ``confusion_matrix.csv`` of the test tracks' predictions
     (argmax for single-label tasks, ``probs >= threshold`` for multi-label tasks)."""
+    # lazy: loads sklearn, not needed at import time
     from sklearn.metrics import (
         confusion_matrix,
         multilabel_confusion_matrix,

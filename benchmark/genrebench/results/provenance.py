@@ -194,6 +194,7 @@ def _threadpools() -> list[dict[str, Any]]:
     """The BLAS and OpenMP libraries loaded in this process: version, the kernel
     architecture they chose, threads (threadpoolctl)."""
     try:
+        # lazy: loads threadpoolctl, not needed at import time
         from threadpoolctl import threadpool_info
     except ImportError:  # pragma: no cover - a dependency of scikit-learn
         return []

@@ -92,6 +92,7 @@ def bench_features(
     are timed in turn, ``rounds`` times, and each cell is the median.  The pools are started
     once, before any timing, as a run starts its pool once; the seconds the first worker
     takes to start (interpreter, imports, plugin) are the ``worker start-up s`` column."""
+    # lazy: loads librosa, not needed at import time
     import librosa
 
     registry = load_plugins()

@@ -91,6 +91,7 @@ def scheduler_address(text: str) -> str:
     a :class:`ConfigError` saying what an address looks like."""
     address = text if "://" in text else f"tcp://{text}"
     try:
+        # lazy: distributed is optional (the dask extra)
         from distributed.comm.addressing import parse_address, parse_host_port
         from distributed.comm.registry import backends
     except ImportError:  # pragma: no cover - the executor says what to install
@@ -141,6 +142,7 @@ class DaskExecutor:
 
     def __init__(self, address: str | None = None, n_workers: int | None = None) -> None:
         try:
+            # lazy: distributed is optional (the dask extra)
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ConfigError(
@@ -297,6 +299,7 @@ class DaskExecutor:
 
 
 def _killed_worker() -> type[Exception]:
+    # lazy: distributed is optional (the dask extra)
     from distributed import KilledWorker
 
     return KilledWorker
@@ -356,6 +359,7 @@ def _worker_runner(runner_class: type[Runner], options: RunOptions) -> Runner:
     key = config_hash(jsonable(vars(options)))
     if key not in _worker_runners:
         os.environ.update(SINGLE_THREAD_ENV)
+        # lazy: loads torch, not needed at import time
         import torch
 
         torch.set_num_threads(1)

@@ -81,6 +81,7 @@ class Runner:
         #: Tracks never to extract in this run: (feature, track id) -> why (their
         #: extraction killed a Dask worker each time it was tried).
         self.crashed: dict[tuple[str, str], str] = {}
+        # lazy: loads torch, not needed at import time
         from genrebench.training import resolve_device
 
         self.device = resolve_device(options.device)
@@ -268,6 +269,7 @@ class Runner:
         provenance["wall_seconds"] = round(time.perf_counter() - started, 3)
         provenance["memory"] = peak_memory_mib()
         if self.device == "cuda":
+            # lazy: loads torch, not needed at import time
             import torch
 
             provenance["memory"]["cuda_peak_allocated_mib"] = round(

@@ -321,6 +321,7 @@ def check(suite: Suite, registry, data_root: Path | None = None) -> None:
                 f"profile {run.profile!r}{_nearest(run.profile, profiles)}"
             )
         if run.calibration is not None:
+            # lazy: loads scipy, sklearn, not needed at import time
             from genrebench.evaluation import calibration
 
             try:
@@ -399,6 +400,7 @@ def _experiments_of(registry, names: list[str]) -> list:
 def run_options(suite: Suite, registry, data_root: Path | None, **common: Any) -> list:
     """One :class:`genrebench.run.planning.RunOptions` per run of ``suite``; ``common`` holds the
     options a suite leaves to the command line (out, jobs, device, cache_dir, ...)."""
+    # lazy: loads scipy, sklearn, not needed at import time
     from genrebench.run.planning import RunOptions
 
     options = []
