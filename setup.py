@@ -3,7 +3,7 @@
 run time and which live outside the package in the checkout (beside the leaderboards they
 produce, and beside the data sets' provenance).  They go to ``genrebench/data/`` in the
 wheel; an editable install reads them from the checkout (see ``genrebench.builtin.suites``
-and ``genrebench.loaders.base.splits_dir``)."""
+and ``genrebench.datasets.loaders.base.splits_dir``)."""
 
 from __future__ import annotations
 

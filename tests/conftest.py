@@ -63,7 +63,7 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def registry():
-    from genrebench.plugins import load_plugins
+    from genrebench.registry.loading import load_plugins
 
     return load_plugins()
 

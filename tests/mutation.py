@@ -32,8 +32,16 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The pure modules whose behaviour the unit tests pin.
-MODULES = ("metrics", "aggregation", "cache", "leaderboard", "dataset", "segments")
+#: The pure modules whose behaviour the unit tests pin, dotted under ``genrebench`` (on the
+#: command line a module may be named by its last part: ``segments`` for features.segments).
+MODULES = (
+    "evaluation.metrics",
+    "aggregation",
+    "features.cache",
+    "reporting.leaderboard",
+    "dataset",
+    "features.segments",
+)
 #: Fast unit tests only: mutmut runs, per mutant, those of them that reach the mutated code.
 TESTS = (
     "tests/test_core_pieces.py",
@@ -62,7 +70,7 @@ def prepare(work: Path, modules: list[str]) -> None:
     assert pytest_settings, "pyproject.toml has no [tool.pytest.ini_options]"
     mutmut = {
         "source_paths": ["src/genrebench"],
-        "only_mutate": [f"src/genrebench/{m}.py" for m in modules],
+        "only_mutate": [f"src/genrebench/{source(m)}" for m in modules],
         "pytest_add_cli_args_test_selection": list(TESTS),
         # torch and the forkserver executors are not fork-safe in an arbitrary state
         "process_isolation": "forkserver",
@@ -74,10 +82,21 @@ def prepare(work: Path, modules: list[str]) -> None:
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
+def source(module: str) -> str:
+    """The file of a dotted ``module`` under ``genrebench/``."""
+    return module.replace(".", "/") + ".py"
+
+
+def full_name(name: str) -> str | None:
+    """The entry of :data:`MODULES` that ``name`` is or ends (``segments``), or None."""
+    found = [m for m in MODULES if name in (m, m.rpartition(".")[2])]
+    return found[0] if len(found) == 1 else None
+
+
 def mutant_names(work: Path, module: str) -> list[str]:
     """Every mutant mutmut generated for ``module`` (functions ``x_<name>__mutmut_<n>`` and
     methods ``xǁ<Class>ǁ<name>__mutmut_<n>`` in its mutated copy)."""
-    text = (work / "mutants" / "src" / "genrebench" / f"{module}.py").read_text(encoding="utf-8")
+    text = (work / "mutants" / "src" / "genrebench" / source(module)).read_text(encoding="utf-8")
     found = re.findall(r"(?m)^\s*def (x\S*?__mutmut_\d+)\(", text)
     return [f"genrebench.{module}.{name}" for name in dict.fromkeys(found)]
 
@@ -87,21 +106,22 @@ def scores(results: str, modules: list[str]) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter] = {m: Counter() for m in modules}
     for line in results.splitlines():
         name, sep, verdict = line.strip().rpartition(": ")
-        match = re.match(r"genrebench\.(\w+)\.", name)
-        if sep and match and match.group(1) in counts:
-            counts[match.group(1)][verdict] += 1
+        for module in counts:
+            # a mutant is genrebench.<module>.x_<function>__mutmut_<n> (or xǁ<Class>ǁ...)
+            if sep and name.startswith(f"genrebench.{module}.x"):
+                counts[module][verdict] += 1
     return {m: dict(c) for m, c in counts.items()}
 
 
 def report(table: dict[str, dict[str, int]]) -> str:
-    lines = [f"{'module':<12} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} "
+    lines = [f"{'module':<22} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} "
              f"{'survived':>8} {'no test':>7} {'score':>6}"]  # fmt: skip
     for module, counts in table.items():
         run = sum(n for verdict, n in counts.items() if verdict != "not checked")
         detected = sum(counts.get(v, 0) for v in DETECTED)
         score = f"{100 * detected / run:.0f} %" if run else "-"
         lines.append(
-            f"{module:<12} {sum(counts.values()):>7} {run:>5} {counts.get('killed', 0):>6} "
+            f"{module:<22} {sum(counts.values()):>7} {run:>5} {counts.get('killed', 0):>6} "
             f"{counts.get('timeout', 0):>7} {counts.get('survived', 0):>8} "
             f"{counts.get('no tests', 0):>7} {score:>6}"
         )
@@ -117,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
     parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.modules) - set(MODULES))
+    unknown = sorted(m for m in args.modules if full_name(m) is None)
     if unknown:
         parser.error(f"unknown modules {unknown}; choose among {', '.join(MODULES)}")
-    modules = list(args.modules or MODULES)
+    modules = [full_name(m) for m in args.modules] or list(MODULES)
     if args.fresh:
         shutil.rmtree(args.work / "mutants", ignore_errors=True)
     prepare(args.work, modules)

@@ -1,12 +1,12 @@
 """Leaderboard rows of random models with known labels, for the statistics tests and
-benchmarks: as :class:`genrebench.resampling.RowData`, or saved as job folders."""
+benchmarks: as :class:`genrebench.reporting.resampling.RowData`, or saved as job folders."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from genrebench import resampling
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
+from genrebench.reporting import resampling
 
 
 def make_row(
@@ -46,8 +46,8 @@ def save_job(folder, row, s, config=None, **fields):
     """Seed index ``s`` of ``row`` as a finished job in ``folder``: predictions.csv, a
     metrics.json with the metrics computed from them (and ``fields``), and, given
     ``config`` (the job's configuration without its seed), a provenance.json holding it."""
-    from genrebench import outputs
-    from genrebench.stages import compute_metrics
+    from genrebench.results import outputs
+    from genrebench.run.stages import compute_metrics
 
     specs = load_plugins(autoload=False).specs("metrics")
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def save_job(folder, row, s, config=None, **fields):
 
 def save_rows(tmp_path, rows, **fields):
     """Write rows as job folders and return (board, results) as the leaderboard sees them."""
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     for row in rows:
         for s, seed in enumerate(row.seeds):

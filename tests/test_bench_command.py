@@ -3,11 +3,13 @@ figures themselves are measured by hand or by ``tox -e bench``, never asserted).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from genrebench.bench import bench_features, generate_tracks, memory_slope
 from genrebench.cli import main
 from genrebench.errors import ConfigError
+from genrebench.run.bench import bench_features, generate_tracks, memory_slope
 
 
 def test_memory_slope_is_a_least_squares_line():
@@ -42,7 +44,7 @@ def test_bench_features_needs_audio(tmp_path, capsys):
 
 
 def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path):
-    from genrebench.bench import bench_overhead
+    from genrebench.run.bench import bench_overhead
 
     [row] = bench_overhead(["reference/logreg"], tmp_path, rounds=1)
     assert row["experiment"] == "reference/logreg"
@@ -51,3 +53,23 @@ def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path
     # the harness round ran the job in its own folder: a finished result, not a reused one
     [metrics] = (tmp_path / "runs-reference-logreg-0").rglob("metrics.json")
     assert '"status": "ok"' in metrics.read_text()
+
+
+def test_the_memory_child_runs_its_job_through_the_run_loop(tmp_path, monkeypatch, capsys):
+    from genrebench.run import bench, session
+
+    calls = []
+
+    def run_planned(registry, planned, board_out, suite=None):
+        calls.append((planned, board_out))
+        return [{"status": "ok"}], []
+
+    monkeypatch.setattr(session, "run_planned", run_planned)
+    generate_tracks(tmp_path / "audio", 4, 1.0)
+    out = tmp_path / "out"
+    bench._memory_child("schindler2016/shallow", str(tmp_path / "audio"), str(tmp_path), str(out))
+    [(planned, board_out)] = calls
+    [(options, jobs, ensemble_jobs)] = planned
+    assert [j.experiment.name for j in jobs] == ["bench/memory"] and not ensemble_jobs
+    assert options.out == out == board_out
+    assert set(json.loads(capsys.readouterr().out.splitlines()[-1])) == {"peak RSS MiB", "seconds"}

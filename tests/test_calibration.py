@@ -1,5 +1,5 @@
-"""Post-hoc calibrators (genrebench.calibration) and the job's calibrate stage: temperature
-fitting on synthetic data with a known temperature, agreement with scikit-learn's
+"""Post-hoc calibrators (genrebench.evaluation.calibration) and the job's calibrate stage:
+temperature fitting on synthetic data with a known temperature, agreement with scikit-learn's
 temperature scaling, bad inputs, names, and what a run writes."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import pytest
 from scipy.special import expit, softmax
 
 from genrebench import Calibration, CalibratorSpec, ExperimentSpec, hookimpl
-from genrebench import metrics as m
-from genrebench.calibration import (
+from genrebench.cli import main
+from genrebench.errors import ConfigError, UnknownNameError
+from genrebench.evaluation import metrics as m
+from genrebench.evaluation.calibration import (
     SegmentProbabilities,
     calibrate,
     fit_per_label_temperature,
@@ -24,10 +26,8 @@ from genrebench.calibration import (
     resolve,
     tempered,
 )
-from genrebench.cli import main
-from genrebench.errors import ConfigError, UnknownNameError
-from genrebench.plugins import load_plugins
-from genrebench.runner import Runner, RunOptions, calibrators, plan
+from genrebench.registry.loading import load_plugins
+from genrebench.run.runner import Runner, RunOptions, calibrators, plan
 
 EXAMPLE = ["example/centroid", "--dataset", "example-tones", "--no-progress"]
 WITH_VALID = ["--split", "stratified", "--split-ratios", "train=0.5,valid=0.25,test=0.25"]
@@ -356,7 +356,7 @@ class NoisyPlugin:
 
 
 def run_noisy(out: Path, extra=(), **options) -> list[dict]:
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     registry = load_plugins(extra=[NoisyPlugin(), *extra])
     options = RunOptions(
@@ -453,7 +453,7 @@ class SegmentedNoisyPlugin(NoisyPlugin):
 
 
 def test_segment_level_calibration_in_a_run_is_recomputable_from_the_saved_segments(tmp_path):
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     registry = load_plugins(extra=[SegmentedNoisyPlugin()])
     options = RunOptions(

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from genrebench.cli import main
-from genrebench.plugins import KINDS
+from genrebench.registry.loading import KINDS
 
 
 def test_list_json_has_every_kind_with_name_and_plugin(capsys):

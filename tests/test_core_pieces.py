@@ -21,10 +21,11 @@ from genrebench.aggregation import (
     max_probability,
     mean_probability,
 )
-from genrebench.cache import FeatureCache, default_cache_dir, feature_fingerprint
+from genrebench.cache import default_cache_dir
 from genrebench.dataset import Split, small_classes_note, stratified_split
 from genrebench.errors import ConfigError, UnknownNameError
-from genrebench.segments import cut, segment_frames, segment_offsets
+from genrebench.features.cache import FeatureCache, feature_fingerprint
+from genrebench.features.segments import cut, segment_frames, segment_offsets
 
 
 def make_dataset(per_class: int = 20, classes=("a", "b", "c", "d")) -> Dataset:
@@ -182,7 +183,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from genrebench import FeatureSpec
-from genrebench.cache import FeatureCache
+from genrebench.features.cache import FeatureCache
 spec = FeatureSpec("f", print, sample_rate=1)
 cache = FeatureCache(Path(sys.argv[1]))
 for _ in range(50):
@@ -727,7 +728,7 @@ def test_parameters_json_cannot_hold_go_into_the_key_as_text(tmp_path):
 def test_file_digest_is_remembered_per_path_size_and_mtime(tmp_path, monkeypatch):
     import hashlib
 
-    from genrebench import cache as cache_module
+    from genrebench.features import cache as cache_module
 
     reads = []
     real = hashlib.file_digest
@@ -762,7 +763,7 @@ def test_cache_counts_hits_and_misses_and_names_why_an_entry_is_bad(tmp_path, ca
     pickled = cache._path(keys[2], spec)
     pickled.parent.mkdir(parents=True)
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with caplog.at_level(logging.WARNING, logger="genrebench.cache"):
+    with caplog.at_level(logging.WARNING, logger="genrebench.features.cache"):
         assert cache.get(keys[0], spec, "t0.wav") is None
         assert cache.get(keys[1], spec) is None
         assert cache.get(keys[2], spec) is None
@@ -778,7 +779,7 @@ def test_cache_counts_hits_and_misses_and_names_why_an_entry_is_bad(tmp_path, ca
     assert "does not load (ValueError: Object arrays cannot be loaded" in messages[2]
     assert (cache.hits, cache.misses) == (2, 5)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="genrebench.cache"):
+    with caplog.at_level(logging.WARNING, logger="genrebench.features.cache"):
         cache.discard(keys[3], spec, "wrong shape", was_hit=True)
     assert (cache.hits, cache.misses) == (1, 6)
     assert caplog.records[0].getMessage() == (
@@ -796,7 +797,7 @@ def test_discarding_an_entry_that_cannot_be_removed_goes_on(tmp_path):
 
 
 def test_a_cache_write_that_cannot_start_reports_its_own_error(tmp_path, monkeypatch):
-    from genrebench import cache as cache_module
+    from genrebench.features import cache as cache_module
 
     def refuse(*args):
         raise OSError("no space left on device")
@@ -832,7 +833,7 @@ def test_iterative_stratification_places_each_track_the_same_way_for_a_seed():
 
 
 def test_cut_refuses_ids_that_do_not_match_the_arrays_and_can_stay_lazy():
-    from genrebench.lazy import LazySegments
+    from genrebench.features.lazy import LazySegments
 
     seg = Segments(length_frames=2, train_count=1)
     arrays = [np.arange(4, dtype=np.float32)[None]] * 2

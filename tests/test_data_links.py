@@ -10,8 +10,8 @@ import numpy as np
 
 from genrebench.audio import write_audio
 from genrebench.cli import main
-from genrebench.loaders import folder
-from genrebench.loaders.base import link_problem
+from genrebench.datasets.loaders import folder
+from genrebench.datasets.loaders.base import link_problem
 
 
 def collection(root: Path) -> Path:

@@ -18,11 +18,11 @@ import soundfile as sf
 
 from genrebench import FeatureSpec, Segments, Track
 from genrebench.audio import header_truncation, load_audio, write_audio
-from genrebench.cache import FeatureCache
+from genrebench.datasets.loaders.base import check_audio_file
 from genrebench.errors import AudioError
-from genrebench.features import extract_all
-from genrebench.loaders.base import check_audio_file
-from genrebench.segments import cut
+from genrebench.features.cache import FeatureCache
+from genrebench.features.extract import extract_all
+from genrebench.features.segments import cut
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
 from loader_fixtures import tone, truncate
@@ -339,7 +339,7 @@ def test_reports_with_non_utf8_names_print_on_a_strict_stream(tmp_path, monkeypa
 
 
 def test_leaderboard_files_are_written_when_an_error_names_a_non_utf8_file(tmp_path):
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     failed = {
         "experiment": "e",
@@ -385,8 +385,8 @@ def write_manifest(folder: Path, text: str | bytes) -> Path:
 
 
 def test_a_manifest_row_with_an_unquoted_comma_is_refused_naming_file_and_line(tmp_path):
+    from genrebench.datasets.loaders import manifest
     from genrebench.errors import DataRootError
-    from genrebench.loaders import manifest
 
     load = manifest.make_load(manifest.NAME, multi=False)
     path = write_manifest(tmp_path, "path,label\na.wav,jazz\nb.wav,rock,pop\nc.wav,rock\n")
@@ -404,8 +404,8 @@ def test_a_manifest_row_with_an_unquoted_comma_is_refused_naming_file_and_line(t
 
 
 def test_a_split_file_row_with_extra_fields_is_refused(tmp_path):
+    from genrebench.datasets.loaders import folder
     from genrebench.errors import DataRootError
-    from genrebench.loaders import folder
 
     path = tmp_path / "split.csv"
     path.write_text("path,split\nrock/a.wav,train\nrock/b.wav,test,valid\n")
@@ -472,7 +472,7 @@ def test_a_metrics_json_of_the_wrong_shape_is_a_clear_leaderboard_error(
 
 
 def test_streamed_extraction_checks_and_repairs_entries_too(cached):
-    from genrebench.lazy import CachedArray
+    from genrebench.features.lazy import CachedArray
 
     tracks, cache, entries = cached
     good = np.load(entries[1])

@@ -1,4 +1,4 @@
-"""Seed ensembles and cross-experiment ensembles (genrebench.ensembles): built from saved
+"""Seed ensembles and cross-experiment ensembles (genrebench.run.ensembles): built from saved
 predictions without retraining, recomputable from their own files, selected with their
 members, and refused with the member's name when a member is missing, failed or ran on
 other test tracks."""
@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 from scipy.special import softmax
 
-from genrebench import EnsembleSpec, ExperimentSpec, ModelSpec, SplitRequest, hookimpl, leaderboard
-from genrebench import metrics as m
+from genrebench import EnsembleSpec, ExperimentSpec, ModelSpec, SplitRequest, hookimpl
 from genrebench.aggregation import majority_vote
-from genrebench.ensembles import plan_ensembles, run_all
 from genrebench.errors import UnknownNameError
-from genrebench.plugins import load_plugins
-from genrebench.runner import Runner, RunOptions, plan, select_experiments
+from genrebench.evaluation import metrics as m
+from genrebench.registry.loading import load_plugins
+from genrebench.reporting import leaderboard
+from genrebench.run.ensembles import plan_ensembles, run_all
+from genrebench.run.runner import Runner, RunOptions, plan, select_experiments
 
 SPLIT = {"train": 0.34, "valid": 0.33, "test": 0.33}
 OTHER_SPLIT = SplitRequest("stratified", {"train": 0.4, "valid": 0.1, "test": 0.5})
@@ -279,7 +280,7 @@ def test_ensemble_with_a_member_lacking_the_profile_is_skipped_with_a_note():
 
 
 def test_saved_predictions_read_back_exactly_even_with_undecodable_names(tmp_path):
-    from genrebench.outputs import read_predictions, save_predictions
+    from genrebench.results.outputs import read_predictions, save_predictions
 
     classes = ["m\udcfasica", "rock"]  # a Latin-1 byte of a file name, surrogate-escaped
     probs = np.array([[1 - 1e-12, 1e-12], [0.1 + 1e-17, 0.9], [1 / 3, 2 / 3]])
@@ -328,7 +329,7 @@ def test_ensembles_reach_the_run_finished_hook_with_their_folders(tmp_path):
 
 
 def test_ensembles_save_under_the_job_lock_with_their_provenance(tmp_path, monkeypatch):
-    from genrebench import outputs
+    from genrebench.results import outputs
 
     real_lock, real_write, locked, unlocked_writes = outputs.job_lock, outputs.write_json, [], []
 

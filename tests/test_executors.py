@@ -10,7 +10,7 @@ import pytest
 
 from genrebench import hookimpl
 from genrebench.cli import main
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
 
 pytest.importorskip("distributed")
 

@@ -10,9 +10,9 @@ import pytest
 
 from genrebench import ExperimentSpec, hookimpl
 from genrebench.audio import write_audio
-from genrebench.cache import FeatureCache
 from genrebench.dataset import Track
-from genrebench.features import extract_all, source_of
+from genrebench.features.cache import FeatureCache
+from genrebench.features.extract import extract_all, source_of
 from genrebench.specs import FeatureSpec
 
 ASSET = "picture"
@@ -139,8 +139,8 @@ class AssetPlugin:
 def test_the_run_records_how_many_tracks_came_from_files(tmp_path):
     import json
 
-    from genrebench.plugins import load_plugins
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.registry.loading import load_plugins
+    from genrebench.run.runner import Runner, RunOptions, plan
 
     registry = load_plugins(extra=[AssetPlugin(tmp_path)])
     options = RunOptions(["test/assets"], ["test-assets"], out=tmp_path / "out", cache_dir=None)

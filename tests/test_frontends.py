@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from genrebench.audio import write_audio
-from genrebench.cache import FeatureCache
 from genrebench.dataset import Track
-from genrebench.features import extract_all
+from genrebench.features.cache import FeatureCache
+from genrebench.features.extract import extract_all
 from genrebench.frontends import LogMel
 from genrebench.specs import FeatureSpec
 

@@ -1,4 +1,4 @@
-"""k-fold cross-validation (genrebench.kfold, Dataset's ``kfold`` scheme): stratified,
+"""k-fold cross-validation (genrebench.run.kfold, Dataset's ``kfold`` scheme): stratified,
 seeded folds in which every track is tested once per seed, one job per fold, the pooled
 seed result recomputed from the concatenated predictions, seed ensembles and the leaderboard
 on the pooled results, resume, and a seed whose fold cannot be pooled."""
@@ -14,16 +14,17 @@ import pandas as pd
 import pytest
 from scipy.special import softmax
 
-from genrebench import ExperimentSpec, ModelSpec, hookimpl, leaderboard
-from genrebench import metrics as m
+from genrebench import ExperimentSpec, ModelSpec, hookimpl
 from genrebench.cli import main
 from genrebench.dataset import Dataset, Track, kfold_assignment, kfold_split
-from genrebench.ensembles import run_all
 from genrebench.errors import ConfigError
-from genrebench.outputs import job_folder
-from genrebench.plugins import load_plugins
-from genrebench.runner import Runner, RunOptions, plan
-from genrebench.stages import split_checksum
+from genrebench.evaluation import metrics as m
+from genrebench.registry.loading import load_plugins
+from genrebench.reporting import leaderboard
+from genrebench.results.outputs import job_folder
+from genrebench.run.ensembles import run_all
+from genrebench.run.runner import Runner, RunOptions, plan
+from genrebench.run.stages import split_checksum
 
 RUN = ["run", "example/centroid", "--dataset", "example-tones", "--no-progress"]
 RUN += ["--dataset-option", "per_class=7", "--split", "kfold", "--folds", "3"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genrebench import lazy
-from genrebench.cache import FeatureCache
-from genrebench.lazy import CachedArray, LazySegments
-from genrebench.segments import cut
+from genrebench.features import lazy
+from genrebench.features.cache import FeatureCache
+from genrebench.features.lazy import CachedArray, LazySegments
+from genrebench.features.segments import cut
 from genrebench.specs import FeatureSpec, ModelSetup, Segments
 
 FEATURE = FeatureSpec("t/f", lambda a, sr: a, sample_rate=100, frames_per_second=10.0)

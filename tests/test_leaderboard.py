@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genrebench import leaderboard
+from genrebench.reporting import leaderboard
 
 
 def result(
@@ -333,7 +333,7 @@ def test_compared_rows_get_a_vs_best_column_bold_accuracy_intervals_and_a_legend
             result("c", 0, accuracy=0.5, temperature=1.25),
         ]
     )
-    # the columns genrebench.stats.annotate adds (rows are sorted by accuracy: a, b, c)
+    # the columns genrebench.reporting.stats.annotate adds (rows are sorted by accuracy: a, b, c)
     board["accuracy_ci_low"] = [0.85, 0.7, 0.4]
     board["accuracy_ci_high"] = [0.95, 0.9, 0.6]
     board["significance"] = ["best", "tied", "worse"]
@@ -439,7 +439,7 @@ def test_the_three_files_are_written_as_a_set_all_old_when_the_disk_fills(tmp_pa
 
 
 def test_a_file_set_moves_every_file_into_place_only_when_all_were_written(tmp_path):
-    from genrebench.outputs import AtomicFiles
+    from genrebench.results.outputs import AtomicFiles
 
     (tmp_path / "a.txt").write_text("old a")
     with pytest.raises(RuntimeError), AtomicFiles() as files:

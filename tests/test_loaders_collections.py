@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from genrebench.datasets.loaders import base, folder, manifest
 from genrebench.errors import ConfigError, DataRootError
-from genrebench.loaders import base, folder, manifest
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
 from genrebench.specs import SplitRequest
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from genrebench.audio import load_audio
+from genrebench.datasets.loaders import fma
 from genrebench.errors import AudioError, DataRootError
-from genrebench.loaders import fma
 from genrebench.specs import SplitRequest
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib

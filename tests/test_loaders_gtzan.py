@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from genrebench.audio import load_audio
+from genrebench.datasets.loaders import gtzan
+from genrebench.datasets.loaders.base import ENV_SPLITS_DIR, splits_dir
 from genrebench.errors import AudioError, ConfigError, DataRootError
-from genrebench.loaders import gtzan
-from genrebench.loaders.base import ENV_SPLITS_DIR, splits_dir
 from genrebench.specs import SplitRequest
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib

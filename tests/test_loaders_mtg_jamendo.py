@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genrebench.datasets.loaders import mtg_jamendo as mtg
 from genrebench.errors import ConfigError, DataRootError
-from genrebench.loaders import mtg_jamendo as mtg
 from genrebench.specs import SplitRequest
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib

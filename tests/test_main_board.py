@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from genrebench import suites
-from genrebench.synthetic.styles import GENRES
+from genrebench.datasets.synthetic.styles import GENRES
+from genrebench.run import suites
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "leaderboards" / "main"

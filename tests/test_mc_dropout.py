@@ -10,8 +10,8 @@ from torch import nn
 
 from genrebench import ExperimentSpec, ModelSetup, hookimpl
 from genrebench.errors import ConfigError
-from genrebench.plugins import load_plugins
-from genrebench.runner import Runner, RunOptions, plan
+from genrebench.registry.loading import load_plugins
+from genrebench.run.runner import Runner, RunOptions, plan
 from genrebench.training import TorchClassifier, TrainConfig
 
 

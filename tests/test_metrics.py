@@ -1,5 +1,5 @@
-"""genrebench.metrics against independent implementations (torchmetrics, scikit-learn, hand
-computations) and the builtin metrics plugin.
+"""genrebench.evaluation.metrics against independent implementations (torchmetrics,
+scikit-learn, hand computations) and the builtin metrics plugin.
 
 torchmetrics is a test-only dependency: the tests that need it take the ``tmc`` fixture,
 which skips them when it is missing.  Every comparison is to 1e-6.
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from genrebench import metrics as m
 from genrebench.builtin import metrics as builtin_metrics
+from genrebench.evaluation import metrics as m
 
 TOL = 1e-6
 SEEDS = [0, 1, 2, 3, 4]

@@ -13,8 +13,8 @@ import pytest
 from genrebench import MetricSpec, hookimpl
 from genrebench.cli import main
 from genrebench.errors import PluginError, UnknownNameError
-from genrebench.plugins import load_plugins
-from genrebench.stages import check_probabilities
+from genrebench.registry.loading import load_plugins
+from genrebench.run.stages import check_probabilities
 
 
 def constant(y, probs, threshold):
@@ -106,10 +106,10 @@ def genrebench_register_ensembles():
 
 
 def test_every_column_a_leaderboard_writes_is_reserved_or_a_metrics(tmp_path, install_plugin):
-    """The reserved set (genrebench.columns) covers every column of a leaderboard with
+    """The reserved set (genrebench.evaluation.columns) covers every column of a leaderboard with
     every kind of row: a column the leaderboard gains without reserving it fails here."""
     from genrebench.aggregation import AGGREGATIONS
-    from genrebench.columns import CORE_COLUMNS, CORE_SUFFIXES
+    from genrebench.evaluation.columns import CORE_COLUMNS, CORE_SUFFIXES
 
     install_plugin("cols", COLUMNS_PLUGIN)
     out = tmp_path / "o"
@@ -261,7 +261,7 @@ def test_a_metric_that_raises_costs_no_job_its_predictions_or_other_metrics(
 
 
 def test_compute_metrics_records_a_failing_metric_instead_of_raising():
-    from genrebench.stages import compute_metrics
+    from genrebench.run.stages import compute_metrics
 
     y, probs = np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])
     good = MetricSpec("x/good", "single-label", constant)
@@ -296,8 +296,8 @@ def knn_probabilities(k: int, sep: float, seed: int):
 def test_temperature_scaling_of_knn_probabilities_with_zeros_does_not_worsen_ece(k, sep, seed):
     """The issue: T = 10.13 on kNN probabilities, ECE 0.092 -> 0.345 (+0.253).  Clipped at
     1e-15, these cases went +0.07 to +0.21 (T 5 to 15); now within 0.05 of the raw ECE."""
-    from genrebench.calibration import BUILTIN, calibrate
-    from genrebench.metrics import ece
+    from genrebench.evaluation.calibration import BUILTIN, calibrate
+    from genrebench.evaluation.metrics import ece
 
     pv, yv, pt, yt = knn_probabilities(k, sep, seed)
     assert (pv == 0).any() and (pv[np.arange(len(yv)), yv] == 0).any()  # zeros, also on truths
@@ -309,7 +309,7 @@ def test_temperature_scaling_of_knn_probabilities_with_zeros_does_not_worsen_ece
 
 
 def test_probabilities_without_exact_zeros_are_clipped_at_1e_15_as_before():
-    from genrebench.calibration import EPS, probability_floor
+    from genrebench.evaluation.calibration import EPS, probability_floor
 
     softmax_like = np.array([[0.7, 0.2, 0.1], [1e-20, 0.5, 0.5]])
     assert probability_floor(softmax_like, "single-label") == EPS

@@ -27,14 +27,8 @@ from genrebench import (
 )
 from genrebench.cli import main
 from genrebench.errors import PluginError, UnknownNameError
-from genrebench.plugins import (
-    ENV_DISABLE,
-    ENV_ONLY,
-    ENV_STRICT,
-    KINDS,
-    load_plugins,
-    selected_entry_points,
-)
+from genrebench.registry import ENV_DISABLE, ENV_ONLY, ENV_STRICT
+from genrebench.registry.loading import KINDS, load_plugins, selected_entry_points
 
 DOCS = Path(__file__).parents[1] / "docs"
 #: The plugin guide, whose code blocks these tests execute.
@@ -139,7 +133,7 @@ def test_every_hook_has_a_docstring_and_is_documented():
 def test_docs_plugin_example_runs_as_written(tmp_path):
     import types
 
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.run.runner import Runner, RunOptions, plan
 
     blocks = [b.split("```", 1)[0] for b in WRITING.read_text().split("```python\n")[1:]]
     code = next(b for b in blocks if "tiny/centroid" in b)
@@ -157,7 +151,7 @@ def test_docs_plugin_example_runs_as_written(tmp_path):
 def test_docs_torch_classifier_example_runs_as_written(tmp_path):
     import types
 
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.run.runner import Runner, RunOptions, plan
 
     blocks = [b.split("```", 1)[0] for b in WRITING.read_text().split("```python\n")[1:]]
     code = next(b for b in blocks if "TorchClassifier(" in b)
@@ -431,7 +425,7 @@ def test_two_plugins_filling_one_column_are_named(monkeypatch):
 
 
 def test_a_metric_must_fill_the_columns_it_declares():
-    from genrebench.stages import compute_metrics
+    from genrebench.run.stages import compute_metrics
 
     y, probs = np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])
     undeclared = MetricSpec("x/pair", "single-label", lambda y, p, t: {"a": 1.0, "b": 2.0})
@@ -444,8 +438,8 @@ def test_a_metric_must_fill_the_columns_it_declares():
 
 
 def test_plugin_metrics_reach_every_leaderboard_file(tmp_path):
-    from genrebench import leaderboard
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.reporting import leaderboard
+    from genrebench.run.runner import Runner, RunOptions, plan
 
     registry = load_plugins(extra=[Top2()])
     options = RunOptions(experiments=["example/centroid"], datasets=["example-tones"], out=tmp_path)

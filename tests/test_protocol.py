@@ -1,4 +1,4 @@
-"""The benchmark and paper protocols (genrebench.protocols): one split per data set and
+"""The benchmark and paper protocols (genrebench.datasets.protocols): one split per data set and
 uncapped test parts by default, each experiment's own split and caps under the paper
 protocol, every cap recorded, lost test tracks reported per row, the job-folder paths, and
 a split that leaves no test tracks found before any work."""
@@ -13,13 +13,13 @@ import pytest
 
 from genrebench import ExperimentSpec, SplitRequest, hookimpl
 from genrebench.cli import main
+from genrebench.datasets.protocols import split_request, track_caps
 from genrebench.errors import ConfigError
-from genrebench.outputs import job_folder
-from genrebench.plugins import load_plugins
-from genrebench.protocols import split_request, track_caps
-from genrebench.runner import Runner, RunOptions, plan
-from genrebench.session import summarise_splits
-from genrebench.stages import split_checksum
+from genrebench.registry.loading import load_plugins
+from genrebench.results.outputs import job_folder
+from genrebench.run.runner import Runner, RunOptions, plan
+from genrebench.run.session import summarise_splits
+from genrebench.run.stages import split_checksum
 
 FEATURE, MODEL = "example/band-energies", "example/nearest-centroid"
 HALVES = SplitRequest("stratified", {"train": 0.5, "test": 0.5})

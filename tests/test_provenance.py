@@ -7,9 +7,9 @@ import json
 import platform
 
 from genrebench import ExperimentSpec, ModelSpec, hookimpl
-from genrebench.plugins import load_plugins
-from genrebench.provenance import NUMERIC_ENV, compute_environment, jsonable
-from genrebench.runner import Runner, RunOptions, plan
+from genrebench.registry.loading import load_plugins
+from genrebench.results.provenance import NUMERIC_ENV, compute_environment, jsonable
+from genrebench.run.runner import Runner, RunOptions, plan
 
 
 def test_compute_environment_names_cpu_libraries_threads_and_determinism(monkeypatch):

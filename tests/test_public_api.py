@@ -68,11 +68,11 @@ def test_plugin_code_imports_only_the_public_api(path):
 @pytest.mark.parametrize(
     "source",
     [
-        "from genrebench.runner import Runner",
-        "import genrebench.stages",
-        "from genrebench.cache import FeatureCache",
+        "from genrebench.run.runner import Runner",
+        "import genrebench.run.stages",
+        "from genrebench.features.cache import FeatureCache",
         "from genrebench.training import _moments",
-        "def f():\n    from genrebench.plugins import load_plugins",
+        "def f():\n    from genrebench.registry.loading import load_plugins",
         "from genrebench import cli",
     ],
 )

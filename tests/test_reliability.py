@@ -12,8 +12,8 @@ from scipy import stats
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from genrebench import metrics as m
-from genrebench import reliability
+from genrebench.evaluation import metrics as m
+from genrebench.evaluation import reliability
 
 TOL = 1e-6
 SEEDS = [0, 1, 2]

@@ -67,9 +67,9 @@ def reported_plugin() -> types.ModuleType:
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory) -> Path:
     """A report over two experiments of the example plugin, two seeds each."""
-    from genrebench import leaderboard, report, stats
-    from genrebench.plugins import load_plugins
-    from genrebench.runner import Runner, RunOptions, plan
+    from genrebench.registry.loading import load_plugins
+    from genrebench.reporting import leaderboard, report, stats
+    from genrebench.run.runner import Runner, RunOptions, plan
 
     tmp = tmp_path_factory.mktemp("report")
     registry = load_plugins(extra=[reported_plugin()])
@@ -158,8 +158,9 @@ def write_job(
     specs=(),
 ):
     """Every file of a finished job, written with the functions the runner uses."""
-    from genrebench import outputs, reliability
-    from genrebench.stages import compute_metrics
+    from genrebench.evaluation import reliability
+    from genrebench.results import outputs
+    from genrebench.run.stages import compute_metrics
 
     folder.mkdir(parents=True, exist_ok=True)
     outputs.save_predictions(folder / "predictions.csv", test_ids, y_test, probs, classes, task)
@@ -217,7 +218,7 @@ def fabricate(root: Path, specs) -> None:
     under the benchmark protocol, one of them having lost 2 of its planned tracks; one
     experiment again under the paper protocol on its own 20 test tracks, another on the
     benchmark's tracks; a multi-label set; and a failed row."""
-    from genrebench.stages import split_checksum
+    from genrebench.run.stages import split_checksum
 
     rng = np.random.default_rng(0)
     runs = root / "runs"
@@ -364,8 +365,8 @@ def fabricate(root: Path, specs) -> None:
 @pytest.fixture(scope="module")
 def fabricated(tmp_path_factory):
     """The report of :func:`fabricate`'s run: (html path, board, results, registry)."""
-    from genrebench import leaderboard, report, stats
-    from genrebench.plugins import load_plugins
+    from genrebench.registry.loading import load_plugins
+    from genrebench.reporting import leaderboard, report, stats
 
     tmp = tmp_path_factory.mktemp("fabricated")
     registry = load_plugins(extra=[reported_plugin()])
@@ -616,7 +617,7 @@ def test_a_main_suite_sized_report_fits_the_page_in_chromium(fabricated, tmp_pat
 
 
 def test_critical_difference_diagram_over_several_data_sets():
-    from genrebench import report, stats
+    from genrebench.reporting import report, stats
 
     rows = [
         {"experiment": e, "dataset": d, "profile": "quick", "status": "ok", "accuracy": a + i / 100}
@@ -712,7 +713,7 @@ def test_one_section_per_set_of_test_tracks_named_by_protocol_split_and_size(fab
 
 
 def test_sections_follow_the_boards_section_column_where_it_has_one(fabricated):
-    from genrebench import report
+    from genrebench.reporting import report
 
     _, board, results, _ = fabricated
     board = board.copy()
@@ -722,7 +723,7 @@ def test_sections_follow_the_boards_section_column_where_it_has_one(fabricated):
 
 
 def test_the_headline_picture_has_one_panel_per_section(fabricated):
-    from genrebench import report
+    from genrebench.reporting import report
 
     _, board, results, _ = fabricated
     sections = report.sections_of(board, report.row_infos(board, results))
@@ -778,7 +779,7 @@ def test_an_incomplete_row_says_what_it_lost(fabricated):
         "(tones-10-a-t000, tones-10-a-t001)" in text
     )
     # From a board that does not say it, what the jobs' metrics.json say.
-    from genrebench import report
+    from genrebench.reporting import report
 
     infos = report.row_infos(board, results)
     [position] = board.index[board["experiment"] == "yan2023/baseline"]
@@ -803,7 +804,7 @@ def test_seed_ensembles_are_not_counted_as_missing_provenance(fabricated):
 def test_a_job_that_lost_its_provenance_is_still_counted_missing(fabricated, tmp_path):
     import shutil
 
-    from genrebench import leaderboard, report
+    from genrebench.reporting import leaderboard, report
 
     out, *_ = fabricated
     shutil.copytree(out.parent / "runs", tmp_path / "runs")
@@ -834,7 +835,7 @@ def test_the_report_says_why_the_critical_difference_diagram_is_left_out(fabrica
 def test_the_critical_difference_diagram_is_drawn_where_it_can_say_something():
     import pandas as pd
 
-    from genrebench import report
+    from genrebench.reporting import report
 
     rows = [
         {"experiment": e, "dataset": d, "profile": "quick", "status": "ok", "task": "single-label",
@@ -853,7 +854,7 @@ def _boxes_overlap(a, b) -> bool:
 
 
 def test_cost_panels_are_page_wide_and_their_labels_overlap_nothing(fabricated):
-    from genrebench import report
+    from genrebench.reporting import report
 
     _, board, results, _ = fabricated
     infos = report.row_infos(board, results)
@@ -879,7 +880,7 @@ def test_cost_panels_are_page_wide_and_their_labels_overlap_nothing(fabricated):
 
 
 def _section_rows(fabricated, task: str):
-    from genrebench import report
+    from genrebench.reporting import report
 
     _, board, results, _ = fabricated
     infos = report.row_infos(board, results)
@@ -894,7 +895,7 @@ def _section_rows(fabricated, task: str):
 
 @pytest.mark.parametrize("task", ["single-label", "multi-label"])
 def test_confusion_matrices_have_a_colour_bar_and_numbers(fabricated, task):
-    from genrebench import report
+    from genrebench.reporting import report
 
     rows = _section_rows(fabricated, task)
     fig = report._confusion_figure(rows, task)
@@ -916,7 +917,7 @@ def test_confusion_matrices_have_a_colour_bar_and_numbers(fabricated, task):
 
 @pytest.mark.parametrize("task", ["single-label", "multi-label"])
 def test_reliability_panels_have_axis_labels_bin_counts_and_a_legend_off_the_data(fabricated, task):
-    from genrebench import report
+    from genrebench.reporting import report
 
     rows = _section_rows(fabricated, task)
     fig, missing = report._reliability_figure(rows, task)
@@ -946,7 +947,7 @@ def test_reliability_panels_have_axis_labels_bin_counts_and_a_legend_off_the_dat
 
 
 def test_row_names_wrap_only_between_words():
-    from genrebench import report
+    from genrebench.reporting import report
 
     assert report.name_segments("lukashevich2023/musicnn-mlp (seed ensemble)") == [
         "lukashevich2023/", "musicnn-mlp", " ", "(seed", " ", "ensemble)"
@@ -960,7 +961,8 @@ def test_row_names_wrap_only_between_words():
 
 # --------------------------------------------------------------------------- issue 20 item 11
 def test_paper_numbers_stand_beside_ours_on_the_same_part(fabricated):
-    from genrebench import metrics, outputs
+    from genrebench.evaluation import metrics
+    from genrebench.results import outputs
 
     out, board, results, _ = fabricated
     tables = [v for k, v in page(out.read_text()) if k == "table" and v[0][0] == "number"]
@@ -1005,7 +1007,7 @@ def test_paper_numbers_stand_beside_ours_on_the_same_part(fabricated):
 
 
 def test_training_numbers_come_from_the_training_history(fabricated):
-    from genrebench import report
+    from genrebench.reporting import report
 
     _, board, results, _ = fabricated
     infos = report.row_infos(board, results)
@@ -1029,7 +1031,8 @@ def test_reported_numbers_name_the_part_they_were_measured_on():
 
 
 def test_report_and_headline_are_written_atomically(fabricated, tmp_path, monkeypatch):
-    from genrebench import outputs, report
+    from genrebench.reporting import report
+    from genrebench.results import outputs
 
     _, board, results, registry = fabricated
     written = []
@@ -1040,7 +1043,7 @@ def test_report_and_headline_are_written_atomically(fabricated, tmp_path, monkey
 
 
 def test_a_random_split_of_gtzan_carries_the_artist_note():
-    from genrebench import report
+    from genrebench.reporting import report
 
     assert report.artist_note("gtzan", ["fault-filtered"]) == ""
     assert report.artist_note("synthetic-genres", ["stratified(train=0.7)"]) == ""

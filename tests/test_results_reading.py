@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genrebench import leaderboard, stats
 from genrebench.cli import main
 from genrebench.errors import ConfigError
+from genrebench.reporting import leaderboard, stats
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
 from stats_fixtures import make_row, save_job
@@ -192,7 +192,7 @@ def test_damaged_predictions_are_reported_with_file_and_line_and_mark_the_row(
 def test_a_single_seed_with_a_foreign_track_id_is_caught_by_the_planned_tracks_checksum(
     tmp_path,
 ):
-    from genrebench.stages import split_checksum
+    from genrebench.run.stages import split_checksum
 
     row = make_row(n_seeds=1, key=("e", "d", "quick"))
     planned = {"sha256": split_checksum(row.track_ids), "n_tracks": len(row.track_ids)}
@@ -289,7 +289,7 @@ def test_folds_without_their_pooled_result_are_reported_never_shown_as_seeds(tmp
 def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_path):
     """segment_predictions.csv holds one row per segment (a track's id repeats): reading
     it per segment accepts that, reading a per-track file refuses it naming the line."""
-    from genrebench import outputs
+    from genrebench.results import outputs
 
     path = tmp_path / "segment_predictions.csv"
     y = np.array([0, 0, 1])
@@ -304,7 +304,7 @@ def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_pa
 
 def test_files_written_atomically_get_the_permissions_of_a_new_file(tmp_path):
     """mkstemp's 0600 once made every leaderboard file unreadable to the user's group."""
-    from genrebench import outputs
+    from genrebench.results import outputs
 
     old = os.umask(0o022)
     try:

@@ -12,8 +12,9 @@ import pytest
 
 from genrebench import ExperimentSpec, ModelSpec, hookimpl
 from genrebench.cli import main
-from genrebench.plugins import ENV_STRICT, load_plugins
-from genrebench.runner import Runner, RunOptions, plan
+from genrebench.registry import ENV_STRICT
+from genrebench.registry.loading import load_plugins
+from genrebench.run.runner import Runner, RunOptions, plan
 
 EXAMPLE = ["example/centroid", "--dataset", "example-tones", "--no-progress"]
 
@@ -149,7 +150,7 @@ class FailingPlugin:
 
 
 def test_failing_experiment_is_marked_and_others_finish(tmp_path):
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     registry = load_plugins(extra=[FailingPlugin()])
     options = RunOptions(
@@ -465,7 +466,7 @@ def test_a_new_result_leaves_no_file_of_the_earlier_configuration(tmp_path):
 def test_a_job_waits_for_another_process_holding_its_folder(tmp_path, capsys):
     import threading
 
-    from genrebench import outputs
+    from genrebench.results import outputs
 
     registry = load_plugins()
     options = RunOptions(experiments=["example/centroid"], datasets=["example-tones"], out=tmp_path)
@@ -491,8 +492,8 @@ def test_a_job_waits_for_another_process_holding_its_folder(tmp_path, capsys):
 WRITER = """
 import sys
 from pathlib import Path
-from genrebench.plugins import load_plugins
-from genrebench.runner import Runner, RunOptions, plan
+from genrebench.registry.loading import load_plugins
+from genrebench.run.runner import Runner, RunOptions, plan
 
 registry = load_plugins()
 for i in range(int(sys.argv[2])):
@@ -553,7 +554,7 @@ def test_concurrent_atomic_writes_of_one_file_never_collide(tmp_path):
     # truncate or move each other's, and a reader only ever sees one whole version.
     import threading
 
-    from genrebench.outputs import write_atomic
+    from genrebench.results.outputs import write_atomic
 
     path = tmp_path / "metrics.json"
     size = 200_000

@@ -1,4 +1,4 @@
-"""The run loop (``genrebench.session.run_planned``) that ``genrebench run`` calls: every
+"""The run loop (``genrebench.run.session.run_planned``) that ``genrebench run`` calls: every
 data set loaded before any job runs, the session hook before the first job, each run's
 jobs then its ensembles, their results and folders."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from genrebench import hookimpl
-from genrebench.ensembles import plan_ensembles
 from genrebench.errors import GenrebenchError
-from genrebench.planning import RunOptions, plan
-from genrebench.plugins import load_plugins
-from genrebench.session import run_planned
+from genrebench.registry.loading import load_plugins
+from genrebench.run.ensembles import plan_ensembles
+from genrebench.run.planning import RunOptions, plan
+from genrebench.run.session import run_planned
 
 
 class Recorder:

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from genrebench import resampling, stats
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
+from genrebench.reporting import resampling, stats
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib
 from stats_fixtures import make_row, save_rows
@@ -299,7 +299,7 @@ def test_mcnemar_compares_single_models_so_a_row_and_its_seed_ensemble_differ():
 def test_seed_ensembles_stay_out_of_the_family_they_would_inflate(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
 
     strong = make_row(n_seeds=2, skill=4.0, key=("strong", "d", "q"))
     weak = make_row(n_seeds=2, skill=0.0, seed=2, key=("weak", "d", "q"), y=strong.y)
@@ -401,7 +401,7 @@ def top2_per_track(y, probs, threshold):
 def test_plugin_metrics_with_a_per_track_form_get_intervals_and_paired_tests(tmp_path):
     import json
 
-    from genrebench import leaderboard
+    from genrebench.reporting import leaderboard
     from genrebench.specs import MetricSpec
 
     spec = MetricSpec("chroma/top2", "single-label", top2, per_track=top2_per_track, bounds=(0, 1))
@@ -462,8 +462,8 @@ def test_docs_per_track_metric_example_runs_as_written(tmp_path):
 def test_builtin_metrics_keep_their_known_range_when_their_specs_are_passed():
     """The builtin metric specs declare no ``bounds`` (unbounded by default): passing them
     must not unclip ECE's interval, which once printed as ``0.040 [-0.02, 0.11]``."""
-    from genrebench.plugins import load_plugins
-    from genrebench.resampling import bounds_of
+    from genrebench.registry.loading import load_plugins
+    from genrebench.reporting.resampling import bounds_of
 
     specs = load_plugins().specs("metrics")
     for task in ("single-label", "multi-label"):

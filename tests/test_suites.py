@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genrebench import hookimpl, suites
+from genrebench import hookimpl
 from genrebench.cli import main
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
+from genrebench.run import suites
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SUITE = """\
@@ -169,7 +170,7 @@ def test_run_suite_writes_the_leaderboard_with_intervals_beside_the_suite_file(
     names += ["report.html", "report.png"]
     for name in names:
         (board_dir / name).write_text(f"old {name}")
-    from genrebench import report
+    from genrebench.reporting import report
 
     def full_disk(out, *args, **kwargs):
         out.write_text("<html>half a rep")

@@ -16,8 +16,7 @@ import soundfile as sf
 from genrebench import SplitRequest
 from genrebench.audio import load_audio
 from genrebench.builtin import synthetic as plugin
-from genrebench.errors import ConfigError
-from genrebench.synthetic import (
+from genrebench.datasets.synthetic import (
     GENRES,
     MULTI_LABEL_SET,
     SINGLE_LABEL_SET,
@@ -25,6 +24,7 @@ from genrebench.synthetic import (
     generate,
     render_track,
 )
+from genrebench.errors import ConfigError
 
 # Small and short enough that a whole set renders in well under a second.
 SMALL = {"tracks_per_class": 3, "duration": 1.0, "sample_rate": 16000}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from genrebench import ExperimentSpec, FeatureSpec, Segments, hookimpl, testing
-from genrebench.plugins import ENV_DISABLE, ENV_ONLY
+from genrebench.registry import ENV_DISABLE, ENV_ONLY
 
 TINY = ["--dataset-option", "tracks_per_class=5", "--dataset-option", "duration=2.0"]
 INSTALLED = {ep.name for ep in importlib.metadata.entry_points(group="genrebench")}

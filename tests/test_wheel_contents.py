@@ -1,5 +1,5 @@
 """The core's wheel holds every file genrebench reads at run time: the whole package
-(report templates, the synthetic data definitions, ``python -m genrebench.workers``) and
+(report templates, the synthetic data definitions, ``python -m genrebench.features.workers``) and
 the checkout's builtin suites and split lists, and an unpacked wheel finds them there
 with no checkout beside it.  Built once per module, the way ``python -m build`` does it
 (an sdist, then the wheel from the unpacked sdist), in a copy of the sources so that the
@@ -81,7 +81,7 @@ def test_the_wheel_holds_the_whole_package(wheel):
         if p.relative_to(PACKAGE.parent).as_posix() not in files
     ]
     assert missing == []
-    for name in ("genrebench/workers.py", "genrebench/templates/report.html.j2"):
+    for name in ("genrebench/features/workers.py", "genrebench/reporting/templates/report.html.j2"):
         assert files[name] == (PACKAGE.parent / name).read_bytes()
     (entry_points,) = [n for n in files if n.endswith(".dist-info/entry_points.txt")]
     assert "genrebench = genrebench.cli:main" in files[entry_points].decode()
@@ -106,13 +106,14 @@ def test_the_wheel_holds_the_checkout_suites_and_split_lists(wheel):
 FIND = """
 import importlib.util, json, jinja2, genrebench
 from genrebench.builtin import suites
-from genrebench.loaders.base import splits_dir
-loader = jinja2.PackageLoader("genrebench", "templates")  # as genrebench.report loads it
+from genrebench.datasets.loaders.base import splits_dir
+# as genrebench.reporting.report loads it
+loader = jinja2.PackageLoader("genrebench.reporting", "templates")
 print(json.dumps({
     "package": genrebench.__file__,
     "suites": [str(p) for p in suites.genrebench_register_suites()],
     "splits": str(splits_dir()),
-    "workers": importlib.util.find_spec("genrebench.workers").origin,
+    "workers": importlib.util.find_spec("genrebench.features.workers").origin,
     "template": loader.get_source(jinja2.Environment(), "report.html.j2")[1],
 }))
 """

@@ -1,4 +1,4 @@
-"""Feature extraction in worker processes (``genrebench.workers``): a native crash costs
+"""Feature extraction in worker processes (``genrebench.features.workers``): a native crash costs
 one track, named with its feature; one pool serves the whole run; workers import only the
 plugin they need and end with the process that started them."""
 
@@ -18,7 +18,7 @@ import pytest
 
 from genrebench.audio import write_audio
 from genrebench.cli import main
-from genrebench.plugins import ENV_STRICT
+from genrebench.registry import ENV_STRICT
 
 # A feature that segfaults (a real one, in native code) on a silent track.
 CRASHY = """
@@ -131,8 +131,8 @@ def process_gone(pid: int) -> bool:
 
 PARENT = """
 import sys
-from genrebench.plugins import load_plugins
-from genrebench.workers import ExtractionPool
+from genrebench.registry.loading import load_plugins
+from genrebench.features.workers import ExtractionPool
 from genrebench.dataset import Track
 from pathlib import Path
 
@@ -204,10 +204,10 @@ def loud_stats(audio, sample_rate):
 
 def test_a_feature_workers_cannot_load_is_computed_in_this_process(tmp_path, monkeypatch):
     from genrebench import FeatureSpec
-    from genrebench.cache import FeatureCache
     from genrebench.dataset import Track
-    from genrebench.features import extract_all
-    from genrebench.workers import ExtractionPool
+    from genrebench.features.cache import FeatureCache
+    from genrebench.features.extract import extract_all
+    from genrebench.features.workers import ExtractionPool
 
     # A function of this process's __main__ (a user's script, a notebook): it pickles,
     # but a worker has another __main__.
@@ -224,7 +224,7 @@ def test_a_feature_workers_cannot_load_is_computed_in_this_process(tmp_path, mon
 def test_another_worker_starts_only_when_it_would_end_the_work_sooner():
     from types import SimpleNamespace
 
-    from genrebench.workers import ExtractionPool
+    from genrebench.features.workers import ExtractionPool
 
     pool = ExtractionPool(2)
     pool._all.append(SimpleNamespace(stop=lambda: None))  # one worker running

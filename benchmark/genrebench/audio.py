@@ -156,6 +156,7 @@ def decoder_messages(path: str | Path):
     if quiet:
         yield
         return
+    # lazy: loads wurlitzer, not needed at import time
     from wurlitzer import pipes
 
     captured = io.StringIO()

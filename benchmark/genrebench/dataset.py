@@ -6,6 +6,7 @@ Only paths are held here: audio is decoded one track at a time during feature ex
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,8 +177,8 @@ def kfold_assignment(tracks: Sequence[Track], folds: int, seed: int) -> list[lis
         shares = {name: 1.0 / folds for name in names}
         assigned = _iterative_stratification(ordered, shares, np.random.default_rng(seed))
         return [sorted(t for t, part in assigned.items() if part == name) for name in names]
-    import warnings
 
+    # lazy: loads sklearn, not needed at import time
     from sklearn.model_selection import StratifiedKFold
 
     labels = [t.labels[0] if t.labels else "" for t in ordered]

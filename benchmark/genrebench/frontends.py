@@ -2,7 +2,7 @@
 
 A front end is a picklable callable, so a plugin declares it exactly like any feature
 function (``FeatureSpec(extract=LogMel(...))``); its ``batch`` method lets the core compute
-many tracks in one call (see :func:`genrebench.features.extract_all`).  Each one equals
+many tracks in one call (see :func:`genrebench.features.extract.extract_all`).  Each one equals
 its librosa reference within a tested tolerance (``tests/test_frontends.py``):
 
 =====================  =================================================================
@@ -68,6 +68,7 @@ class LogMel:
 
     @cached_property
     def _filters(self) -> np.ndarray:
+        # lazy: loads librosa, not needed at import time
         import librosa
 
         return librosa.filters.mel(
@@ -83,6 +84,7 @@ class LogMel:
     def librosa(self, audio: np.ndarray) -> np.ndarray:
         """The same feature computed by librosa: the reference the tests and
         ``genrebench bench features`` compare with."""
+        # lazy: loads librosa, not needed at import time
         import librosa
 
         power = librosa.feature.melspectrogram(
@@ -123,6 +125,7 @@ class LogMel:
         return out
 
     def _compute(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        # lazy: loads torch, not needed at import time
         import torch
 
         device = torch.device(self.device if torch.cuda.is_available() else "cpu")

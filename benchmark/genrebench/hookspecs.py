@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrebench.planning import RunOptions
+    from genrebench.run.planning import RunOptions
+    from genrebench.run.suites import Suite
     from genrebench.specs import (
         CalibratorSpec,
         DatasetSpec,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
         MetricSpec,
         ModelSpec,
     )
-    from genrebench.suites import Suite
 
 PROJECT = "genrebench"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -38,7 +38,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 # --------------------------------------------------------------------------- registration
-# The ``register_*`` hooks are called by ``genrebench.plugins.load_plugins`` when it builds
+# The ``register_*`` hooks are called by ``genrebench.registry.loading.load_plugins`` when it builds
 # the registry: once per process that loads the plugins -- the command's process, and again
 # in each Dask worker (a local extraction worker loads only the one plugin whose feature it
 # computes).  They must be quick and import no heavy library (torch, TensorFlow): ``genrebench
@@ -148,7 +148,7 @@ def genrebench_register_suites() -> list[str | os.PathLike] | None:
     (``genrebench suites``, ``genrebench run --suite``, ``genrebench report --suite``);
     not when the registry is built.
 
-    :return: paths of suite files (TOML, see :mod:`genrebench.suites`), for example
+    :return: paths of suite files (TOML, see :mod:`genrebench.run.suites`), for example
         ``[importlib.resources.files(__package__) / "suites" / "gtzan-paper.toml"]`` (or
         ``None``); ``genrebench run --suite NAME`` then runs one by its ``name``.
     """

@@ -116,7 +116,7 @@ class Model(Protocol):
 
     ``x`` arrays are stacks of segments, shape ``(n, *input_shape)``.  A model whose class
     sets ``accepts_lazy_inputs = True`` gets segmented inputs as a lazy array-like
-    (:class:`genrebench.lazy.LazySegments`: ``len``, ``shape``, ``dtype``, ``ndim``,
+    (:class:`genrebench.features.lazy.LazySegments`: ``len``, ``shape``, ``dtype``, ``ndim``,
     indexing by an int, a slice or an array of rows, ``np.asarray`` to materialise), read
     from the feature cache as it is indexed, so memory does not grow with the data set;
     every other model gets a real NumPy array.  ``y`` is an int
@@ -224,7 +224,7 @@ class SplitRequest:
     cross-validation with ``folds`` folds, one job per fold) or ``"default"`` (the data
     set's own default).  A data set without the named fixed scheme falls back to its
     default and the run records that it did.  An experiment's split is its paper's: it
-    applies under the paper protocol only (:mod:`genrebench.protocols`).
+    applies under the paper protocol only (:mod:`genrebench.datasets.protocols`).
     """
 
     scheme: str = "default"
@@ -345,8 +345,8 @@ class CalibratorSpec:
 
     ``level="segment"``: the calibrator acts on each segment's probabilities before the
     experiment's aggregation.  ``fit`` then gets a
-    :class:`genrebench.calibration.SegmentProbabilities` of the validation segments instead
-    of the track array (the labels stay per track), and the fitted ``transform`` maps the
+    :class:`genrebench.evaluation.calibration.SegmentProbabilities` of the validation segments
+    instead of the track array (the labels stay per track), and the fitted ``transform`` maps the
     test part's ``SegmentProbabilities`` to per-track probabilities.  Jobs without segments
     (ensembles) skip such a calibrator, saying why.
     """

@@ -33,14 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genrebench import outputs
 from genrebench.dataset import Dataset, Track
-from genrebench.plugins import ENV_DISABLE, ENV_ONLY, Registry, load_plugins
-from genrebench.segments import cut, hop_frames, segment_frames
+from genrebench.features.cache import FeatureCache
+from genrebench.features.segments import cut, hop_frames, segment_frames
+from genrebench.registry import ENV_DISABLE, ENV_ONLY
+from genrebench.registry.loading import Registry, load_plugins
+from genrebench.results import outputs
 from genrebench.specs import FeatureSpec, Segments
 
 if TYPE_CHECKING:
-    from genrebench.features import Extracted
+    from genrebench.features.extract import Extracted
 
 __all__ = [
     "RunResult",
@@ -155,8 +157,8 @@ def extract(
     feature cache in ``cache_dir`` (``None``: no cache).  The result's ``arrays`` map
     track ids to arrays, its ``problems`` list the tracks that failed and why, and
     ``from_asset`` counts the arrays read from a track's asset instead of its audio."""
-    from genrebench.cache import FeatureCache
-    from genrebench.features import extract_all
+    # lazy: loads soundfile, soxr, not needed at import time
+    from genrebench.features.extract import extract_all
 
     return extract_all(feature, tracks, FeatureCache(cache_dir))
 
@@ -196,7 +198,7 @@ def job_folder(
 ) -> Path:
     """The folder where a run with ``--out out`` saved one job's files (``metrics.json``,
     ``provenance.json``, ``predictions.csv``, ...): the single rule of
-    :func:`genrebench.outputs.job_folder`, with a test's usual defaults."""
+    :func:`genrebench.results.outputs.job_folder`, with a test's usual defaults."""
     return outputs.job_folder(out, experiment, dataset, profile, protocol, seed, fold)
 
 

@@ -222,7 +222,7 @@ def mc_dropout_passes(setup: ModelSetup) -> int:
 class TorchClassifier:
     """Trains ``module`` (inputs ``(n, *input_shape)`` -> logits ``(n, n_classes)``).
 
-    Inputs may be arrays or lazy arrays (:mod:`genrebench.lazy`): batches are read and
+    Inputs may be arrays or lazy arrays (:mod:`genrebench.features.lazy`): batches are read and
     standardised as they are consumed, so memory does not grow with the data set.
 
     ``mc_dropout: N`` in the experiment's budget or model parameters makes
@@ -293,6 +293,7 @@ class TorchClassifier:
         best_loss, best_state, waited = math.inf, None, 0
         epochs = range(cfg.epochs)
         if self.setup.progress:
+            # lazy: loads tqdm, not needed at import time
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc="train", unit="epoch", leave=False)

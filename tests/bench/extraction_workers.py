@@ -3,7 +3,7 @@
     python tests/bench/extraction_workers.py [--data DIR] [--feature NAME] [--rounds N]
 
 Extracts every track of a GTZAN-layout folder (default: ``$GENREBENCH_SHARED_DATA/gtzan-mini``)
-with a fresh :class:`genrebench.workers.ExtractionPool` of 1 and of 2 workers, alternating
+with a fresh :class:`genrebench.features.workers.ExtractionPool` of 1 and of 2 workers, alternating
 (1, 2, 1, 2, ...) so that both see the same machine load, with no feature cache, and prints
 the median seconds of each and their ratio.  Worker start-up is included: a run pays it
 once.  ``tests/bench/test_bench.py::test_extraction_workers`` times the same with
@@ -20,10 +20,10 @@ from pathlib import Path
 
 
 def measure(data: Path, feature: str, rounds: int, counts=(1, 2)) -> dict[int, list[float]]:
-    from genrebench.cache import FeatureCache
-    from genrebench.features import extract_all
-    from genrebench.plugins import load_plugins
-    from genrebench.workers import ExtractionPool
+    from genrebench.features.cache import FeatureCache
+    from genrebench.features.extract import extract_all
+    from genrebench.features.workers import ExtractionPool
+    from genrebench.registry.loading import load_plugins
 
     registry = load_plugins()
     spec = registry.get("features", feature)

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genrebench import FeatureSpec, Segments, Track, metrics
+from genrebench import FeatureSpec, Segments, Track
 from genrebench.audio import write_audio
 from genrebench.builtin.reference import mfcc_statistics
-from genrebench.cache import FeatureCache
-from genrebench.features import extract_all
-from genrebench.segments import cut
-from genrebench.workers import ExtractionPool
+from genrebench.evaluation import metrics
+from genrebench.features.cache import FeatureCache
+from genrebench.features.extract import extract_all
+from genrebench.features.segments import cut
+from genrebench.features.workers import ExtractionPool
 
 SR = 22050
 

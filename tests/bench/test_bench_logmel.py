@@ -13,8 +13,8 @@ import pytest
 
 from genrebench import FeatureSpec, Track
 from genrebench.audio import load_audio, write_audio
-from genrebench.cache import FeatureCache
-from genrebench.features import extract_all
+from genrebench.features.cache import FeatureCache
+from genrebench.features.extract import extract_all
 from genrebench.frontends import LogMel
 
 SR = 22050

@@ -1,6 +1,6 @@
 """How much the statistics add to a leaderboard build (``tox -e bench``): the same saved
 runs (the main suite's shape: 8 rows x 2 seeds x 40 test tracks, single- and multi-label),
-built without and with :func:`genrebench.stats.annotate`, side by side in one run."""
+built without and with :func:`genrebench.reporting.stats.annotate`, side by side in one run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genrebench import leaderboard, stats
+from genrebench.reporting import leaderboard, stats
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # pytest runs with --import-mode=importlib
 from stats_fixtures import make_row, save_rows

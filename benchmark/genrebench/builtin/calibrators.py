@@ -1,4 +1,5 @@
-"""Builtin plugin: the temperature calibrators (definitions in :mod:`genrebench.calibration`).
+"""Builtin plugin: the temperature calibrators (definitions in
+:mod:`genrebench.evaluation.calibration`).
 
 ``none`` and fixed temperatures (``temperature=1.5``) are resolved by name, not registered.
 """
@@ -6,7 +7,7 @@
 from __future__ import annotations
 
 from genrebench import CalibratorSpec, hookimpl
-from genrebench.calibration import BUILTIN
+from genrebench.evaluation.calibration import BUILTIN
 
 
 @hookimpl

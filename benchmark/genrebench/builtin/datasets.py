@@ -8,7 +8,7 @@ repository's ``datasets/README.md``.
 from __future__ import annotations
 
 from genrebench import DatasetSpec, hookimpl
-from genrebench.loaders import fma, folder, gtzan, manifest, mtg_jamendo
+from genrebench.datasets.loaders import fma, folder, gtzan, manifest, mtg_jamendo
 
 
 @hookimpl

@@ -4,7 +4,7 @@ Registry names are ``<task>/<column>`` (``single-label/accuracy``, ``multi-label
 so that the two tasks can share leaderboard column names; every ``compute`` returns a dict
 whose keys are the columns it declares (``{"accuracy": 0.8}``).  ROC-AUC and average
 precision add a ``<column>_skipped_classes`` column.  The definitions live in
-:mod:`genrebench.metrics`.
+:mod:`genrebench.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 
 from genrebench import MetricSpec, hookimpl
-from genrebench import metrics as m
+from genrebench.evaluation import metrics as m
 
 
 # Module-level functions bound with functools.partial (not lambdas), so specs pickle.

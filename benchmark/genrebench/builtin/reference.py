@@ -49,6 +49,7 @@ class LogisticRegressionModel:
     independent logistic regression per label (multi-label)."""
 
     def __init__(self, setup: ModelSetup) -> None:
+        # lazy: loads sklearn, not needed at import time
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
         from sklearn.pipeline import make_pipeline
@@ -85,8 +86,10 @@ def create_logreg(setup: ModelSetup) -> LogisticRegressionModel:
 
 
 def create_mlp(setup: ModelSetup):
+    # lazy: loads torch, not needed at import time
     from torch import nn
 
+    # lazy: loads torch, not needed at import time
     from genrebench.training import TorchClassifier, TrainConfig
 
     hidden = int(setup.params.get("hidden", 128))

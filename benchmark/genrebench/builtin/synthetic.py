@@ -1,7 +1,7 @@
 """Builtin plugin: the embedded synthetic data sets, generated on first use.
 
 ``synthetic-genres`` (single-label) and ``synthetic-genres-multilabel`` (1–3 genres per
-track) are rendered by :mod:`genrebench.synthetic` into the data root, then loaded like
+track) are rendered by :mod:`genrebench.datasets.synthetic` into the data root, then loaded like
 any real data set: wav files listed in a manifest, decoded by the core.
 
 Data set options (``--dataset-option KEY=VALUE``; strings are converted):
@@ -31,9 +31,8 @@ from typing import Any
 
 from genrebench import DatasetSpec, hookimpl
 from genrebench.dataset import Dataset, Track
-from genrebench.errors import ConfigError, DataRootError
-from genrebench.loaders.base import unknown_option_notes
-from genrebench.synthetic import (
+from genrebench.datasets.loaders.base import unknown_option_notes
+from genrebench.datasets.synthetic import (
     DEFAULT_DURATION,
     DEFAULT_SAMPLE_RATE,
     DEFAULT_SEED,
@@ -43,6 +42,7 @@ from genrebench.synthetic import (
     SINGLE_LABEL_SET,
     generate,
 )
+from genrebench.errors import ConfigError, DataRootError
 
 DATA_DIR_ENV = "GENREBENCH_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.cache/genrebench/data")

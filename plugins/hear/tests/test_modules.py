@@ -18,7 +18,7 @@ from genrebench_hear import embed, modules
 from genrebench_hear.modules import HearConfigError
 
 from genrebench.errors import ConfigError
-from genrebench.plugins import load_plugins
+from genrebench.registry.loading import load_plugins
 
 
 def registry():

@@ -14,8 +14,8 @@ PAPER = (
 )
 MULTI = ("multi-label",)
 
-#: MTG-Jamendo options (``genrebench.loaders.mtg_jamendo``): the ten most frequent genre tags
-#: (counted over all 55,094 tracks); tracks carrying any genre tag outside those ten are
+#: MTG-Jamendo options (``genrebench.datasets.loaders.mtg_jamendo``): the ten most frequent
+#: genre tags (counted over all 55,094 tracks); tracks carrying any genre tag outside those ten are
 #: dropped (the paper: "filtered out any audio file that had a genre outside of the top
 #: 10").  ``--dataset-option outside_tags=keep`` keeps such tracks with their top-10 tags
 #: only.  Data sets without tags (the embedded synthetic one) ignore both options.

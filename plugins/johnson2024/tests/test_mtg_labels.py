@@ -102,7 +102,7 @@ def test_top10_label_matrix(rows, top10_matrix):
     assert len(kept_any) == 44036
 
 
-mj = pytest.importorskip("genrebench.loaders.mtg_jamendo")
+mj = pytest.importorskip("genrebench.datasets.loaders.mtg_jamendo")
 
 
 def test_core_loader_functions_agree(rows, top10_matrix):

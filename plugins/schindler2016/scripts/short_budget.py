@@ -17,8 +17,8 @@ from pathlib import Path
 
 from genrebench.cache import default_cache_dir
 from genrebench.cli import build_parser
-from genrebench.plugins import load_plugins
-from genrebench.runner import Job, Runner, RunOptions
+from genrebench.registry.loading import load_plugins
+from genrebench.run.runner import Job, Runner, RunOptions
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,45 @@
+"""``genrebench bench``: the performance figures, measured by :mod:`genrebench.run.bench`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from genrebench.cli import common
+from genrebench.registry.loading import Registry
+
+
+def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """The ``bench`` command's parser."""
+    p = add(
+        "bench",
+        help="measure feature speed, memory, executor scaling and harness overhead",
+        description=(
+            "features: log-mel extraction vs a plain librosa loop on --data-root; memory: "
+            "peak RSS at --tracks generated 30 s tracks; executors: 1 vs 2 Dask workers; "
+            "overhead: harness vs a bare script"
+        ),
+    )
+    p.add_argument("what", choices=("features", "memory", "executors", "overhead"))
+    p.add_argument("--data-root", type=Path, metavar="DIR", help="audio files (features)")
+    p.add_argument("--feature", action="append", metavar="NAME", help="feature (repeatable)")
+    p.add_argument("--limit", type=common.positive_int, metavar="N", help="use the first N files")
+    p.add_argument(
+        "--tracks",
+        type=lambda text: [common.positive_int(v) for v in text.split(",")],
+        default=[250, 500, 1000, 2000],
+        metavar="N,N,...",
+        help="track counts for memory (default 250,500,1000,2000)",
+    )
+    p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
+    p.add_argument("--seeds", type=common.positive_int, default=4, help="seeds per experiment")
+    p.add_argument("--work-dir", type=Path, metavar="DIR", help="default: a new temp folder")
+    p.set_defaults(handler=command)
+
+
+def command(registry: Registry, args: argparse.Namespace) -> int:
+    # lazy: loads pandas, scipy, sklearn, soundfile, soxr, not needed at import time
+    from genrebench.run.bench import run_command
+
+    return run_command(args)
