@@ -6,15 +6,26 @@ mutmut 3 mutates a copy of the sources under ``mutants/`` and imports it from ``
 ``benchmark/genrebench``), ``tests`` and a ``pyproject.toml`` holding the project's pytest
 settings and the mutmut configuration.  The copy keeps modification times, so a second run
 re-tests only the functions that changed.  It then runs mutmut on the modules named on the
-command line (default: all of ``MODULES``) and prints, per module, how many mutants the
-unit tests killed (a timeout counts as killed; mutants not run are left out).
+command line (default: every target in ``TARGETS``) and prints, per target, how many
+mutants the unit tests killed (a timeout counts as killed; mutants not run are left out).
 
-``--sample N`` runs N mutants per module, drawn with ``--seed``, instead of all of them (a
-full run is about 2,000 mutants: hours on a busy 2-core machine).  mutmut runs one mutant at
-a time by default: on a shared 2-core machine, two at once turned quick kills into timeouts.
+A target is a module of ``MODULES`` or a part of one in ``PARTS``, ``module:part``: the
+mutants of the part's functions only, scored on their own (``leaderboard:row-keying``: the
+functions that decide which results form a leaderboard row and which rows share a section).
 
-    tox -e mutation                               # every mutant of every module in MODULES
+``--sample N`` runs N mutants per target, drawn with ``--seed`` (each target's draw depends
+on the seed and the target's name only), instead of all of them (a full run is several
+thousand mutants: hours on a busy 2-core machine); the scores then count the drawn mutants
+only.  Survivors that no test can kill because they do not change behaviour are listed in
+``EQUIVALENT`` with the reason: they are counted in the ``equivalent`` column and left out of
+the score's denominator (an entry whose mutated line no longer reads as recorded is ignored,
+with a warning).  mutmut runs one mutant at a time by default: on a shared 2-core machine,
+two at once turned quick kills into timeouts.
+
+    tox -e mutation                               # every mutant of every target
+    tox -e mutation -- --sample 40 --seed 21      # 40 mutants of each target
     tox -e mutation -- --sample 60 segments cache # 60 mutants of each of two modules
+    tox -e mutation -- leaderboard:row-keying     # the row-keying functions' mutants
     python tests/mutation.py --fresh aggregation  # forget earlier verdicts first
 """
 
@@ -29,11 +40,41 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The pure modules whose behaviour the unit tests pin.
-MODULES = ("metrics", "aggregation", "cache", "leaderboard", "dataset", "segments")
+MODULES = (
+    "metrics",
+    "aggregation",
+    "cache",
+    "leaderboard",
+    "dataset",
+    "segments",
+    "stats",
+    "resampling",
+    "calibration",
+    "reliability",
+    "suites",
+)
+#: Parts of a module scored on their own: ``module:part`` -> the names of its functions.
+PARTS = {
+    # which results form a row (row key, configuration, evaluation set, one result per
+    # seed, misplaced and stale results) and which rows share a section (test-track set)
+    "leaderboard:row-keying": (
+        "row_key",
+        "evaluation_set",
+        "_int",
+        "configuration",
+        "select",
+        "_misplaced",
+        "_newest",
+        "_one_per_seed",
+        "_assign_sections",
+    ),
+}
+TARGETS = (*MODULES, *PARTS)
 #: Fast unit tests only: mutmut runs, per mutant, those of them that reach the mutated code.
 TESTS = (
     "tests/test_core_pieces.py",
@@ -41,7 +82,17 @@ TESTS = (
     "tests/test_leaderboard.py",
     "tests/test_data_safety.py",
     "tests/test_reliability.py",
+    "tests/test_stats.py",
+    "tests/test_calibration.py",
+    "tests/test_suites.py",
+    "tests/test_results_reading.py",
+    "tests/test_kfold.py",
+    "tests/test_ensembles.py",
 )
+#: Surviving mutants that change no behaviour: name -> (a fragment of the mutated line, why
+#: no test can tell them apart).  The fragment guards against a renumbering: mutmut numbers
+#: a function's mutants in order, so an edit to the function makes a name another mutant.
+EQUIVALENT: dict[str, tuple[str, str]] = {}
 #: mutmut's verdicts that count as the mutant detected.
 DETECTED = {"killed", "timeout"}
 
@@ -74,6 +125,28 @@ def prepare(work: Path, modules: list[str]) -> None:
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
+def module_of(target: str) -> str:
+    """The module a target mutates (``leaderboard`` for ``leaderboard:row-keying``)."""
+    return target.partition(":")[0]
+
+
+def function_of(mutant: str) -> str:
+    """The function a mutant changes: ``select`` for ``genrebench.leaderboard.x_select__mutmut_3``,
+    ``Results.note`` for a method's ``genrebench.leaderboard.xǁResultsǁnote__mutmut_1``."""
+    mangled = mutant.rpartition(".")[2].partition("__mutmut_")[0]
+    if mangled.startswith("xǁ"):
+        return ".".join(mangled[2:].split("ǁ"))
+    return mangled.removeprefix("x_")
+
+
+def in_target(mutant: str, target: str) -> bool:
+    """Whether ``mutant`` (``genrebench.<module>.<mangled name>``) belongs to ``target``."""
+    module, _, part = target.partition(":")
+    if not mutant.startswith(f"genrebench.{module}."):
+        return False
+    return not part or function_of(mutant) in PARTS[target]
+
+
 def mutant_names(work: Path, module: str) -> list[str]:
     """Every mutant mutmut generated for ``module`` (functions ``x_<name>__mutmut_<n>`` and
     methods ``xǁ<Class>ǁ<name>__mutmut_<n>`` in its mutated copy)."""
@@ -82,60 +155,134 @@ def mutant_names(work: Path, module: str) -> list[str]:
     return [f"genrebench.{module}.{name}" for name in dict.fromkeys(found)]
 
 
-def scores(results: str, modules: list[str]) -> dict[str, dict[str, int]]:
-    """``{module: {verdict: count}}`` from ``mutmut results --all true``."""
-    counts: dict[str, Counter] = {m: Counter() for m in modules}
+def draw(names: list[str], target: str, n: int, seed: int) -> list[str]:
+    """``n`` of a target's mutants (all when ``n`` is 0 or more than there are), drawn with a
+    generator seeded by ``seed`` and the target's name: a target's draw depends neither on
+    which other targets run nor on the order of ``names``."""
+    mine = sorted(name for name in names if in_target(name, target))
+    if not n or n >= len(mine):
+        return mine
+    return sorted(random.Random(f"{seed}:{target}").sample(mine, n))
+
+
+def function_text(source: str, mangled: str) -> str:
+    """The text of the function ``def <mangled>(`` in ``source`` ("" when absent)."""
+    match = re.search(rf"(?m)^([ \t]*)def {re.escape(mangled)}\(", source)
+    if not match:
+        return ""
+    lines = source[match.start() :].splitlines()
+    indent = len(match.group(1))
+    body = [lines[0]]
+    for line in lines[1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        body.append(line)
+    return "\n".join(body)
+
+
+def stale_equivalents(work: Path, modules: list[str]) -> dict[str, str]:
+    """``EQUIVALENT`` entries of ``modules`` whose mutant no longer holds the recorded mutated
+    line (or is gone), with what is wrong: they do not count as equivalent."""
+    stale = {}
+    for name, (fragment, _) in EQUIVALENT.items():
+        module, _, mangled = name.removeprefix("genrebench.").partition(".")
+        if module not in modules:
+            continue
+        path = work / "mutants" / "src" / "genrebench" / f"{module}.py"
+        source = path.read_text(encoding="utf-8") if path.exists() else ""
+        if fragment not in function_text(source, mangled):
+            stale[name] = f"its mutated code no longer holds {fragment!r}"
+    return stale
+
+
+def verdicts(results: str) -> dict[str, str]:
+    """``{mutant: verdict}`` from ``mutmut results --all true``."""
+    out = {}
     for line in results.splitlines():
         name, sep, verdict = line.strip().rpartition(": ")
-        match = re.match(r"genrebench\.(\w+)\.", name)
-        if sep and match and match.group(1) in counts:
-            counts[match.group(1)][verdict] += 1
-    return {m: dict(c) for m, c in counts.items()}
+        if sep and name.startswith("genrebench."):
+            out[name] = verdict
+    return out
+
+
+def scores(
+    found: dict[str, str],
+    targets: list[str],
+    chosen: dict[str, list[str]] | None = None,
+    equivalent: Collection[str] = (),
+) -> dict[str, dict[str, int]]:
+    """``{target: {verdict: count}}`` over each target's mutants in ``found`` (only those in
+    ``chosen[target]`` when given); surviving mutants in ``equivalent`` count as
+    ``equivalent``, not ``survived``."""
+    table: dict[str, dict[str, int]] = {}
+    for target in targets:
+        names = chosen[target] if chosen is not None else [n for n in found if in_target(n, target)]
+        counts: Counter = Counter()
+        for name in names:
+            verdict = found.get(name, "not checked")
+            counts["equivalent" if verdict == "survived" and name in equivalent else verdict] += 1
+        table[target] = dict(counts)
+    return table
+
+
+def score(counts: dict[str, int]) -> float | None:
+    """Share of the mutants run that the tests detected, equivalent ones left out."""
+    run = sum(n for verdict, n in counts.items() if verdict not in ("not checked", "equivalent"))
+    return sum(counts.get(v, 0) for v in DETECTED) / run if run else None
 
 
 def report(table: dict[str, dict[str, int]]) -> str:
-    lines = [f"{'module':<12} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} "
-             f"{'survived':>8} {'no test':>7} {'score':>6}"]  # fmt: skip
-    for module, counts in table.items():
+    lines = [f"{'target':<24} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} "
+             f"{'survived':>8} {'equivalent':>10} {'no test':>7} {'score':>6}"]  # fmt: skip
+    for target, counts in table.items():
         run = sum(n for verdict, n in counts.items() if verdict != "not checked")
-        detected = sum(counts.get(v, 0) for v in DETECTED)
-        score = f"{100 * detected / run:.0f} %" if run else "-"
+        share = score(counts)
         lines.append(
-            f"{module:<12} {sum(counts.values()):>7} {run:>5} {counts.get('killed', 0):>6} "
+            f"{target:<24} {sum(counts.values()):>7} {run:>5} {counts.get('killed', 0):>6} "
             f"{counts.get('timeout', 0):>7} {counts.get('survived', 0):>8} "
-            f"{counts.get('no tests', 0):>7} {score:>6}"
+            f"{counts.get('equivalent', 0):>10} {counts.get('no tests', 0):>7} "
+            + (f"{100 * share:.0f} %" if share is not None else "-").rjust(6)
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help=", ".join(TARGETS))
     parser.add_argument("--work", type=Path, default=ROOT / ".mutation", help="work folder")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
-    parser.add_argument("--sample", type=int, default=0, help="mutants per module (0: all)")
+    parser.add_argument("--sample", type=int, default=0, help="mutants per target (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
     parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.modules) - set(MODULES))
+    unknown = sorted(set(args.targets) - set(TARGETS))
     if unknown:
-        parser.error(f"unknown modules {unknown}; choose among {', '.join(MODULES)}")
-    modules = list(args.modules or MODULES)
+        parser.error(f"unknown targets {unknown}; choose among {', '.join(TARGETS)}")
+    targets = list(args.targets or TARGETS)
+    modules = list(dict.fromkeys(module_of(t) for t in targets))
     if args.fresh:
         shutil.rmtree(args.work / "mutants", ignore_errors=True)
     prepare(args.work, modules)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    # pytest's temporary folders under the work folder: concurrent pytest sessions of other
+    # checkouts remove each other's numbered folders under the shared default root
+    temp_root = (args.work / "tmp").resolve()
+    temp_root.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTEST_DEBUG_TEMPROOT": str(temp_root),
+    }
     mutmut = [sys.executable, "-m", "mutmut"]
-    chosen: list[str] = []  # empty: every mutant
+    chosen: dict[str, list[str]] | None = None  # None: every mutant
     if args.sample:
         # A filter that matches nothing: mutmut generates the mutants, then stops.
         probe = [*mutmut, "run", "genrebench.no-such-mutant"]
         subprocess.run(probe, cwd=args.work, env=env, capture_output=True)
-        rng = random.Random(args.seed)
-        for module in modules:
-            names = mutant_names(args.work, module)
-            chosen += sorted(rng.sample(names, min(args.sample, len(names))))
-    run = [*mutmut, "run", "--max-children", str(args.jobs), *chosen]
+        names = {m: mutant_names(args.work, m) for m in modules}
+        chosen = {t: draw(names[module_of(t)], t, args.sample, args.seed) for t in targets}
+    selection = sorted({n for names in (chosen or {}).values() for n in names})
+    run = [*mutmut, "run", "--max-children", str(args.jobs), *selection]
     subprocess.run(run, cwd=args.work, env=env)
     listing = subprocess.run(
         [*mutmut, "results", "--all", "true"],
@@ -145,9 +292,24 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
         check=True,
     )
-    table = scores(listing.stdout, modules)
-    (args.work / "scores.json").write_text(json.dumps(table, indent=2) + "\n")
+    found = verdicts(listing.stdout)
+    stale = stale_equivalents(args.work, modules)
+    for name, why in stale.items():
+        print(
+            f"warning: EQUIVALENT lists {name}, but {why}: counted as its verdict", file=sys.stderr
+        )
+    table = scores(found, targets, chosen, set(EQUIVALENT) - set(stale))
+    survivors = {
+        t: [n for n in (chosen[t] if chosen else found) if in_target(n, t)
+            and found.get(n) == "survived" and (n not in EQUIVALENT or n in stale)]
+        for t in targets
+    }  # fmt: skip
+    record = {"sample": args.sample, "seed": args.seed, "scores": table, "survivors": survivors}
+    (args.work / "scores.json").write_text(json.dumps(record, indent=2) + "\n")
     print(report(table))
+    for target, names in survivors.items():
+        for name in names:
+            print(f"survived ({target}): {name}")
     print(f"survivors: python -m mutmut results  (in {args.work}); one: python -m mutmut show NAME")
     return 0
 
