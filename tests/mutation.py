@@ -93,6 +93,8 @@ TESTS = (
 #: no test can tell them apart).  The fragment guards against a renumbering: mutmut numbers
 #: a function's mutants in order, so an edit to the function makes a name another mutant.
 EQUIVALENT: dict[str, tuple[str, str]] = {}
+#: Folders of the checkout the tests read, besides ``tests`` and the sources.
+CHECKOUT_FOLDERS = ("leaderboards", "datasets", "docs", "plugins")
 #: mutmut's verdicts that count as the mutant detected.
 DETECTED = {"killed", "timeout"}
 
@@ -108,6 +110,14 @@ def prepare(work: Path, modules: list[str]) -> None:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
+    # Folders of the checkout that the tests and the core read (the committed leaderboards
+    # and their suites, the embedded data sets' lists, the docs, the plugins' projects),
+    # linked where the tests run: mutmut's copy of the tests, ``mutants/tests``.
+    for name in CHECKOUT_FOLDERS:
+        link = work / "mutants" / name
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(ROOT / name, target_is_directory=True)
     project = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     pytest_settings = re.search(r"(?ms)^\[tool\.pytest\.ini_options\].*?(?=^\[)", project)
     assert pytest_settings, "pyproject.toml has no [tool.pytest.ini_options]"
