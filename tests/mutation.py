@@ -32,6 +32,7 @@ two at once turned quick kills into timeouts.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -175,32 +176,27 @@ def draw(names: list[str], target: str, n: int, seed: int) -> list[str]:
     return sorted(random.Random(f"{seed}:{target}").sample(mine, n))
 
 
-def function_text(source: str, mangled: str) -> str:
-    """The text of the function ``def <mangled>(`` in ``source`` ("" when absent)."""
-    match = re.search(rf"(?m)^([ \t]*)def {re.escape(mangled)}\(", source)
-    if not match:
-        return ""
-    lines = source[match.start() :].splitlines()
-    indent = len(match.group(1))
-    body = [lines[0]]
-    for line in lines[1:]:
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
-            break
-        body.append(line)
-    return "\n".join(body)
+def functions(source: str) -> dict[str, str]:
+    """The text of every function and method in ``source``, by name."""
+    return {
+        node.name: ast.get_source_segment(source, node) or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 def stale_equivalents(work: Path, modules: list[str]) -> dict[str, str]:
     """``EQUIVALENT`` entries of ``modules`` whose mutant no longer holds the recorded mutated
     line (or is gone), with what is wrong: they do not count as equivalent."""
-    stale = {}
+    stale, texts = {}, {}
     for name, (fragment, _) in EQUIVALENT.items():
         module, _, mangled = name.removeprefix("genrebench.").partition(".")
         if module not in modules:
             continue
-        path = work / "mutants" / "src" / "genrebench" / f"{module}.py"
-        source = path.read_text(encoding="utf-8") if path.exists() else ""
-        if fragment not in function_text(source, mangled):
+        if module not in texts:
+            path = work / "mutants" / "src" / "genrebench" / f"{module}.py"
+            texts[module] = functions(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if fragment not in texts[module].get(mangled, ""):
             stale[name] = f"its mutated code no longer holds {fragment!r}"
     return stale
 

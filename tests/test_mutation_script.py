@@ -73,7 +73,7 @@ def test_an_equivalent_entry_whose_mutated_line_changed_is_stale(tmp_path, monke
     source = tmp_path / "mutants" / "src" / "genrebench" / "stats.py"
     source.parent.mkdir(parents=True)
     source.write_text(
-        "def x_f__mutmut_1(a):\n    return a + 2\n\n\n"
+        "def x_f__mutmut_1(\n    a,\n) -> int:\n    return a + 2\n\n\n"
         "class C:\n    def xǁCǁg__mutmut_1(self):\n        return 'XXaXX'\n    y = 1\n"
     )
     monkeypatch.setattr(
@@ -89,7 +89,8 @@ def test_an_equivalent_entry_whose_mutated_line_changed_is_stale(tmp_path, monke
     )
     stale = mutation.stale_equivalents(tmp_path, ["stats"])
     assert set(stale) == {"genrebench.stats.x_f__mutmut_2", "genrebench.stats.xǁCǁg__mutmut_1x"}
-    assert mutation.function_text(source.read_text(), "xǁCǁg__mutmut_1").endswith("'XXaXX'")
+    texts = mutation.functions(source.read_text())
+    assert texts["xǁCǁg__mutmut_1"].endswith("'XXaXX'") and "y = 1" not in texts["xǁCǁg__mutmut_1"]
 
 
 def test_verdicts_read_mutmuts_result_lines():
