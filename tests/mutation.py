@@ -19,8 +19,10 @@ thousand mutants: hours on a busy 2-core machine); the scores then count the dra
 only.  Survivors that no test can kill because they do not change behaviour are listed in
 ``EQUIVALENT`` with the reason: they are counted in the ``equivalent`` column and left out of
 the score's denominator (an entry whose mutated line no longer reads as recorded is ignored,
-with a warning).  mutmut runs one mutant at a time by default: on a shared 2-core machine,
-two at once turned quick kills into timeouts.
+with a warning).  A drawn mutant that an earlier run killed is not run again (mutmut
+forgets the verdicts of a function whose source changed; ``--again`` runs them all).
+mutmut runs one mutant at a time by default: on a shared 2-core machine, two at once
+turned quick kills into timeouts.
 
     tox -e mutation                               # every mutant of every target
     tox -e mutation -- --sample 40 --seed 21      # 40 mutants of each target
@@ -177,9 +179,10 @@ def draw(names: list[str], target: str, n: int, seed: int) -> list[str]:
 
 
 def functions(source: str) -> dict[str, str]:
-    """The text of every function and method in ``source``, by name."""
+    """The text of every function and method in ``source``, by name (decorators left out)."""
+    lines = source.splitlines()
     return {
-        node.name: ast.get_source_segment(source, node) or ""
+        node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
@@ -260,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=0, help="mutants per target (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
     parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts")
+    parser.add_argument(
+        "--again", action="store_true", help="with --sample: run drawn mutants already killed"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.targets) - set(TARGETS))
     if unknown:
@@ -287,18 +293,32 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(probe, cwd=args.work, env=env, capture_output=True)
         names = {m: mutant_names(args.work, m) for m in modules}
         chosen = {t: draw(names[module_of(t)], t, args.sample, args.seed) for t in targets}
-    selection = sorted({n for names in (chosen or {}).values() for n in names})
-    run = [*mutmut, "run", "--max-children", str(args.jobs), *selection]
-    subprocess.run(run, cwd=args.work, env=env)
-    listing = subprocess.run(
-        [*mutmut, "results", "--all", "true"],
-        cwd=args.work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = verdicts(listing.stdout)
+
+    def results() -> dict[str, str]:
+        listing = subprocess.run(
+            [*mutmut, "results", "--all", "true"],
+            cwd=args.work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return verdicts(listing.stdout)
+
+    if chosen is None:
+        subprocess.run([*mutmut, "run", "--max-children", str(args.jobs)], cwd=args.work, env=env)
+    else:
+        # mutmut runs every mutant named again; a drawn mutant already detected stays so
+        # (mutmut forgets the verdicts of a function whose source changed), unless --again.
+        before = {} if args.again else results()
+        selection = sorted(
+            {n for names in chosen.values() for n in names if before.get(n) not in DETECTED}
+        )
+        print(f"{len(selection)} drawn mutants to run ({len(chosen)} targets)", flush=True)
+        if selection:
+            run = [*mutmut, "run", "--max-children", str(args.jobs), *selection]
+            subprocess.run(run, cwd=args.work, env=env)
+    found = results()
     stale = stale_equivalents(args.work, modules)
     for name, why in stale.items():
         print(

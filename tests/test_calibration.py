@@ -212,6 +212,13 @@ def test_per_label_temperature_keeps_t_1_for_labels_it_cannot_fit():
     assert result.status == "skipped" and "multi-label" in result.reason
 
 
+def test_per_label_temperature_that_can_fit_no_label_fails_with_the_first_labels_reason():
+    probs, y = multi_label_draw(40, np.array([2.0, 2.0]), seed=8)
+    y[:, 0], y[:, 1] = 1, 0  # each label has one outcome only
+    with pytest.raises(ValueError, match=r"^no label could be fitted: one outcome only among"):
+        fit_per_label_temperature(probs, y, "multi-label")
+
+
 def test_calibrator_returning_bad_probabilities_fails_with_the_reason():
     broken = CalibratorSpec("test/broken", lambda p, y, task: Calibration(lambda q: q * np.nan))
     probs, y = single_label_draw(30, 3, sharpen=1.0, seed=9)

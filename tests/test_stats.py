@@ -294,6 +294,15 @@ def test_mcnemar_compares_single_models_so_a_row_and_its_seed_ensemble_differ():
     right = row.probs.argmax(axis=2) == row.y
     right_ensemble = ensemble.probs[0].argmax(axis=1) == row.y
     assert c.only_a == int(np.sum(right & ~right_ensemble))
+    assert (c.seeds_a, c.seeds_b) == (2, 1)
+    text = stats.describe_comparison(c).splitlines()
+    assert text[0].endswith("40 shared test tracks; seeds: 2 and 1")
+    pairs = text.index("McNemar's exact test on accuracy, single models seed against seed:")
+    assert text[pairs + 1] == (
+        f"  seed 0 vs seed ensemble: only e right {c.mcnemar_pairs[0][2]}, only e (seed "
+        f"ensemble) right {c.mcnemar_pairs[0][3]}, p = {c.mcnemar_pairs[0][4]:.4g}"
+    )
+    assert text[pairs + 2].startswith("  seed 1 vs seed ensemble: ")
 
 
 def test_seed_ensembles_stay_out_of_the_family_they_would_inflate(tmp_path):
@@ -367,6 +376,29 @@ def test_friedman_ranks_like_with_like_and_seed_ensembles_are_not_experiments():
         ("single-label", ["a", "b", "c"], ["x", "y", "z"]),
     ]
     assert found[1].notes == ["9 seed-ensemble row(s) (not experiments)"]
+
+
+def test_friedman_ranks_each_data_set_on_its_largest_section_and_names_incomplete_rows():
+    rows = [{**r, "section": f"{r['dataset']} all"} for r in friedman_rows("xyz", "abc")]
+    # data set a also has a smaller section (other test tracks) where x and y swap places
+    other = [
+        {**r, "section": "a other", "accuracy": 1 - r["accuracy"]}
+        for r in rows
+        if r["dataset"] == "a" and r["experiment"] != "z"
+    ]
+    lacking = [
+        {**r, "experiment": "w", "accuracy": 0.99, "incomplete": "seed 1 lost 3 tracks"}
+        for r in rows
+        if r["experiment"] == "x"
+    ]
+    [result] = stats.friedman(pd.DataFrame(rows + other + lacking))
+    assert result.experiments == ["x", "y", "z"] and result.datasets == ["a", "b", "c"]
+    assert list(result.mean_ranks.index) == ["x", "y", "z"]
+    assert result.scores.loc["a", "x"] == pytest.approx(rows[0]["accuracy"])
+    assert result.notes == [
+        "incomplete rows of w",
+        "a: 1 section(s) on other test tracks than its largest",
+    ]
 
 
 def test_friedman_leaves_failed_rows_out_and_never_ranks_across_protocols():

@@ -294,6 +294,42 @@ def test_protocol_and_folds_keys_of_a_run(tmp_path):
     ]
 
 
+def test_run_options_and_describe_carry_every_key_of_each_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GB_TEST_ROOT", str(tmp_path / "env"))
+    text = EXAMPLE_SUITE + (
+        'profile = "full"\nseed_start = 3\nsplit = "stratified"\nsplit_seed = 7\n'
+        "split_ratios = { train = 0.6, valid = 0.2, test = 0.2 }\n"
+        'dataset_options = { tracks_per_class = 4 }\ncalibration = "temperature"\n'
+        'data_root = "{data_root}/x"\n'
+        '\n[[runs]]\nexperiments = ["example/centroid"]\nprotocol = "paper"\n'
+        'data_root = "{env:GB_TEST_ROOT}/y"\n'
+    )
+    suite = suites.load(write(tmp_path, text))
+    first, second = suites.run_options(suite, load_plugins(), tmp_path / "root", jobs=2)
+    assert (first.experiments, first.datasets, first.profile) == (
+        ["example/*"],
+        ("example-tones",),
+        "full",
+    )
+    assert (first.seeds, first.seed_start, first.split, first.split_seed) == (2, 3, "stratified", 7)
+    assert first.split_ratios == {"train": 0.6, "valid": 0.2, "test": 0.2}
+    assert first.dataset_options == {"tracks_per_class": 4}
+    assert (first.calibration, first.protocol, first.jobs) == ("temperature", "benchmark", 2)
+    assert first.data_root == tmp_path / "root" / "x"
+    assert (second.calibration, second.protocol, second.split, second.jobs) == (
+        None,
+        "paper",
+        None,
+        2,
+    )
+    assert second.data_root == tmp_path / "env" / "y"
+    assert suites.describe(suite) == [
+        "example/* on example-tones: full, seeds 3..4, benchmark protocol, split stratified",
+        "example/centroid on embedded data sets: quick, seeds 0..0, paper protocol, each "
+        "experiment's own split",
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "line", "message"),
     [
