@@ -195,6 +195,15 @@ def test_calibrator_that_cannot_fit_reports_why_and_never_raises(probs, y, reaso
     assert result.test_probs is None and result.columns() == {}
 
 
+def test_a_fit_whose_loss_falls_towards_an_edge_says_which_and_fits_nothing():
+    probs, y = np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([0, 1])  # both wrong
+    with pytest.raises(ValueError) as raised:
+        fit_shared_temperature(probs, y, "single-label")
+    assert str(raised.value) == (
+        "the validation NLL keeps falling as T -> infinity: no finite temperature fits"
+    )
+
+
 def test_per_label_temperature_keeps_t_1_for_labels_it_cannot_fit():
     probs, y = multi_label_draw(400, np.array([2.0, 2.0]), seed=8)
     y[:, 1] = 0  # no positive for label 1 among the validation tracks

@@ -503,3 +503,66 @@ def test_builtin_metrics_keep_their_known_range_when_their_specs_are_passed():
         assert bounds_of(task, "ece_calibrated", specs) == (0.0, 1.0)
         assert bounds_of(task, "accuracy", specs) == (0.0, 1.0)
     assert bounds_of("single-label", "brier", specs) == (0.0, 2.0)
+
+
+def test_seeds_whose_predictions_list_the_tracks_in_another_order_line_up(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=2, n_tracks=12)
+    for s in (0, 1):
+        save_job(tmp_path / "exp" / "data" / f"seed-{s}", row, s)
+    # seed 1's file lists its tracks last to first
+    backwards = slice(None, None, -1)
+    outputs.save_predictions(
+        tmp_path / "exp" / "data" / "seed-1" / "predictions.csv",
+        row.track_ids[backwards],
+        row.y[backwards],
+        row.probs[1][backwards],
+        row.classes,
+        row.task,
+    )
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {}
+    [data] = loaded.rows.values()
+    assert data.seeds == [0, 1] and data.track_ids == row.track_ids
+    np.testing.assert_array_equal(data.y, row.y)
+    np.testing.assert_allclose(data.probs, row.probs)
+
+
+def test_segment_accuracies_are_read_per_track_from_the_segment_predictions(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=1, n_tracks=4, n_classes=3)
+    folder = tmp_path / "exp" / "data" / "seed-0"
+    result = save_job(folder, row, 0)
+    # three segments per track; track k has k of them right (track 3: all three)
+    seg_ids, seg_y, seg_probs = [], [], []
+    for k, (track, label) in enumerate(zip(row.track_ids, row.y, strict=True)):
+        for j in range(3):
+            p = np.full(3, 0.1)
+            p[label if j < k else (label + 1) % 3] = 0.8
+            seg_ids.append(track)
+            seg_y.append(label)
+            seg_probs.append(p)
+    outputs.save_predictions(
+        folder / "segment_predictions.csv",
+        seg_ids,
+        np.array(seg_y),
+        np.array(seg_probs),
+        row.classes,
+        row.task,
+    )
+    result["metrics"] |= {"accuracy_raw": 0.5, "accuracy_mean": 0.5}
+    outputs.write_json(folder / "metrics.json", result)
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {}
+    [data] = loaded.rows.values()
+    num, den = data.extra["accuracy_raw"]
+    assert num.tolist() == [[0, 1, 2, 3]] and den.tolist() == [[3, 3, 3, 3]]
+    # the mean of 1 right segment of 3 picks the wrong class, of 2 the right one
+    num, den = data.extra["accuracy_mean"]
+    assert num.tolist() == [[0, 0, 1, 1]] and den.tolist() == [[1, 1, 1, 1]]
