@@ -566,3 +566,23 @@ def test_segment_accuracies_are_read_per_track_from_the_segment_predictions(tmp_
     # the mean of 1 right segment of 3 picks the wrong class, of 2 the right one
     num, den = data.extra["accuracy_mean"]
     assert num.tolist() == [[0, 0, 1, 1]] and den.tolist() == [[1, 1, 1, 1]]
+
+
+def test_a_row_whose_predictions_cannot_be_read_at_all_says_why_in_incomplete(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=1, key=("old", "data", "quick"))
+    folder = tmp_path / "old" / "data" / "seed-0"
+    result = save_job(folder, row, 0)
+    del result["classes"]  # a metrics.json written before the classes were recorded
+    outputs.write_json(folder / "metrics.json", result)
+    results = leaderboard.find_results([tmp_path])
+    board = stats.annotate(leaderboard.build(results), results, n_resamples=200)
+    assert board.loc[0, "incomplete"] == "KeyError: 'classes'"
+    assert "accuracy_ci_low" not in board
+    assert (
+        "old (" in board.attrs["warnings"][0]
+        and "KeyError: 'classes'" in (board.attrs["warnings"][0])
+    )
