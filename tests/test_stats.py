@@ -586,3 +586,59 @@ def test_a_row_whose_predictions_cannot_be_read_at_all_says_why_in_incomplete(tm
         "old (" in board.attrs["warnings"][0]
         and "KeyError: 'classes'" in (board.attrs["warnings"][0])
     )
+
+
+def test_a_seed_with_another_track_in_the_same_place_is_left_out_of_its_row_by_seed(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=3, n_tracks=20)
+    for s in range(3):
+        save_job(tmp_path / "exp" / "data" / f"seed-{s}", row, s)
+    # seed 2 names track t003 t003b: same place in id order, same labels, another track
+    ids = [("t003b" if t == "t003" else t) for t in row.track_ids]
+    seed_2 = tmp_path / "exp" / "data" / "seed-2" / "predictions.csv"
+    outputs.save_predictions(seed_2, ids, row.y, row.probs[2], row.classes, row.task)
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    [data] = loaded.rows.values()
+    assert data.seeds == [0, 1] and data.track_ids == row.track_ids
+    assert loaded.problems == {
+        data.key: {2: f"seed 2: {seed_2} line 5: track 't003b' is not among the other seeds' "
+                      "test tracks"}
+    }  # fmt: skip
+
+
+def test_failed_seeds_are_not_read_for_predictions(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=2)
+    save_job(tmp_path / "exp" / "data" / "seed-0", row, 0)
+    failed = {"experiment": "exp", "dataset": "data", "profile": "quick", "seed": 1}
+    (tmp_path / "exp" / "data" / "seed-1").mkdir()
+    outputs.write_json(
+        tmp_path / "exp" / "data" / "seed-1" / "metrics.json",
+        {**failed, "status": "failed", "error": "RuntimeError: boom"},
+    )
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {} and loaded.skipped == {}
+    [data] = loaded.rows.values()
+    assert data.seeds == [0]
+
+
+def test_family_names_the_rows_without_accuracy_or_predictions_and_ranks_none():
+    a = make_row(key=("a", "d", "q", ""))
+    b = make_row(key=("b", "d", "q", ""), seed=3, y=a.y)
+    board = pd.DataFrame(
+        [
+            {"experiment": "a", "status": "ok", "accuracy": 0.7, "incomplete": ""},
+            {"experiment": "b", "status": "ok", "accuracy": float("nan"), "incomplete": ""},
+            {"experiment": "c", "status": "ok", "accuracy": 0.5, "incomplete": ""},
+        ]
+    )
+    keys = [a.key, b.key, ("c", "d", "q", "")]
+    ranked, notes = stats.family(board, keys, {a.key: a, b.key: b}, [0, 1, 2])
+    assert ranked == []
+    assert notes == {i: "not ranked: no accuracy or predictions for b, c" for i in range(3)}
