@@ -98,7 +98,53 @@ TESTS = (
 #: Surviving mutants that change no behaviour: name -> (a fragment of the mutated line, why
 #: no test can tell them apart).  The fragment guards against a renumbering: mutmut numbers
 #: a function's mutants in order, so an edit to the function makes a name another mutant.
-EQUIVALENT: dict[str, tuple[str, str]] = {}
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "genrebench.stats.xǁBootstrapǁp_value__mutmut_34": (
+        "range(61)",
+        "one more bisection step moves the p-value by less than 2**-60 (1e-18): below "
+        "anything a p-value is read or compared at",
+    ),
+    "genrebench.stats.x__bootstrap__mutmut_29": (
+        "vectorized=False",
+        "scipy then calls the statistic once per resample instead of in batches: the same "
+        "resamples and values, only slower",
+    ),
+    "genrebench.stats.x__bootstrap__mutmut_102": (
+        "values.size > 1",
+        "with a single finite resample BCa is refused anyway (its level must lie in "
+        "[1/B, 1 - 1/B] = [1, 0]), so both take the shifted percentile",
+    ),
+    "genrebench.calibration.x_fit_segment_temperature__mutmut_62": (
+        "loss(edge) < result.fun + 1e-12",
+        "< and <= differ only when the edge's loss equals the optimum's plus exactly 1e-12, "
+        "a tie of floats no fit reaches",
+    ),
+    "genrebench.calibration.x_probability_floor__mutmut_3": (
+        "dtype=None",
+        "the values are only compared with 0, combined with 1.0 - p and passed through "
+        "float(): an integer or float32 array gives the same floor as its float64 copy",
+    ),
+    "genrebench.calibration.x_probability_floor__mutmut_7": (
+        '(task == "single-label") and False',
+        "for single-label rows (summing to 1) 1 - p is the sum of the row's other "
+        "probabilities, never below its smallest positive one: adding them leaves the "
+        "smallest positive value, and the floor, unchanged",
+    ),
+    "genrebench.resampling.x__binned_error__mutmut_26": (
+        'side="right") - 2',
+        "every bin index moves down by one (the bin of 1.0 into [14/15, 1)'s index, bin 0 "
+        "wraps to the last, now empty, index): no two bins merge and ECE sums over bins",
+    ),
+    "genrebench.resampling.x__per_track_columns__mutmut_44": (
+        "strict=None",
+        "per_seed is built seed by seed from runs, so the two always have one entry per "
+        "seed and zip's strictness never fires",
+    ),
+    "genrebench.resampling.x__sorted_groups__mutmut_57": (
+        "last = np.ones(scores.shape, )",
+        "a float array of 1.0 and 0.0 instead of booleans: np.where reads it the same",
+    ),
+}
 #: Folders of the checkout the tests read, besides ``tests`` and the sources.
 CHECKOUT_FOLDERS = ("leaderboards", "datasets", "docs", "plugins")
 #: mutmut's verdicts that count as the mutant detected.
