@@ -19,8 +19,9 @@ thousand mutants: hours on a busy 2-core machine); the scores then count the dra
 only.  Survivors that no test can kill because they do not change behaviour are listed in
 ``EQUIVALENT`` with the reason: they are counted in the ``equivalent`` column and left out of
 the score's denominator (an entry whose mutated line no longer reads as recorded is ignored,
-with a warning).  A drawn mutant that an earlier run killed is not run again (mutmut
-forgets the verdicts of a function whose source changed; ``--again`` runs them all).
+with a warning).  A drawn mutant that an earlier run killed, or that survived and is listed
+as equivalent, is not run again (mutmut forgets the verdicts of a function whose source
+changed; ``--again`` runs them all).
 mutmut runs one mutant at a time by default: on a shared 2-core machine, two at once
 turned quick kills into timeouts.
 
@@ -358,10 +359,18 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*mutmut, "run", "--max-children", str(args.jobs)], cwd=args.work, env=env)
     else:
         # mutmut runs every mutant named again; a drawn mutant already detected stays so
-        # (mutmut forgets the verdicts of a function whose source changed), unless --again.
+        # (mutmut forgets the verdicts of a function whose source changed), as does one
+        # listed as equivalent that survived, unless --again.
         before = {} if args.again else results()
+        settled = set(EQUIVALENT) - set(stale_equivalents(args.work, modules))
         selection = sorted(
-            {n for names in chosen.values() for n in names if before.get(n) not in DETECTED}
+            {
+                n
+                for names in chosen.values()
+                for n in names
+                if before.get(n) not in DETECTED
+                and not (before.get(n) == "survived" and n in settled)
+            }
         )
         print(f"{len(selection)} drawn mutants to run ({len(chosen)} targets)", flush=True)
         if selection:
