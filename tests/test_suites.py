@@ -62,6 +62,23 @@ def write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
             "did you mean 'test'",
         ),
         ('name = "x"\n[[runs]]\nexperiments = ["a",\n', 3, "invalid TOML"),
+        ('name = "x"\n[[runs]]\nexperiments = ["a"]\nseeds = = 2\n', 4, "invalid TOML"),
+        (
+            'name = "x"\n[[runs]]\nexperiments = [1]\n',
+            3,
+            "[[runs]] #1: experiments: expected a list of names, got [1]",
+        ),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\nsplit_seed = -1\n',
+            4,
+            "[[runs]] #1: split_seed: expected a whole number >= 0, got -1",
+        ),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\n\n'
+            "split_ratios = { train = 0.7, test = -0.1 }\n",
+            5,
+            "[[runs]] #1: split_ratios: expected a share >= 0 for 'test', got -0.1",
+        ),
         ('name = "x"\n[[runs]]\ndatasets = ["a"]\n', 2, "has no 'experiments'"),
         ('description = "x"\n[[runs]]\nexperiments = ["a"]\n', 1, "has no 'name'"),
     ],
@@ -292,6 +309,28 @@ def test_protocol_and_folds_keys_of_a_run(tmp_path):
         "example/* on example-tones: quick, seeds 0..1, benchmark protocol, the data set's "
         "default split"
     ]
+
+
+def test_a_key_is_looked_up_in_its_own_runs_section():
+    lines = suites._Lines(
+        'name = "x"\n[[runs]]\nexperiments = ["a"]\n[[runs]]\nexperiments = ["b"]\nseeds = 2\n'
+    )
+    assert lines.run(1)("experiments") == 3 and lines.run(2)("experiments") == 5
+    assert lines.run(1)("seeds") == 2  # not in run #1: its [[runs]] header
+    assert lines.run(2)("seeds") == 6
+
+
+def test_globs_leave_out_experiments_that_need_weights_and_exact_names_keep_them():
+    class Registry:
+        def names(self, kind):
+            return {"experiments": ["p/a", "p/b", "q/c"], "ensembles": ["p/mean"]}[kind]
+
+        def get(self, kind, name):
+            return types.SimpleNamespace(requires_weights="b.pt" if name == "p/b" else "")
+
+    assert suites.expand(Registry(), "p/*") == ["p/a", "p/mean"]
+    assert suites.expand(Registry(), "p/b") == ["p/b"]
+    assert suites.expand(Registry(), "p/x") == []
 
 
 def test_run_options_and_describe_carry_every_key_of_each_run(tmp_path, monkeypatch):
