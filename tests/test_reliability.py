@@ -180,6 +180,7 @@ def test_reliability_report_single_label_ties_out_with_the_metrics():
         classes,
         {"status": "ok"},
     )
+    assert data["binning"].startswith("equal-width bins [k/n, (k+1)/n), then one bin for")
     for version, probs in (("raw", p), ("calibrated", calibrated)):
         fifteen = data[version]["15"]
         assert fifteen["top_label"]["ece"] == pytest.approx(m.ece(y, probs), abs=TOL)
