@@ -102,7 +102,7 @@ TESTS = (
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "genrebench.stats.xǁBootstrapǁp_value__mutmut_34": (
         "range(61)",
-        "one more bisection step moves the p-value by less than 2**-60 (1e-18): below "
+        "one more bisection step moves the p-value by less than 2^-60 (1e-18): below "
         "anything a p-value is read or compared at",
     ),
     "genrebench.stats.x__bootstrap__mutmut_29": (

@@ -228,6 +228,29 @@ def test_per_label_temperature_that_can_fit_no_label_fails_with_the_first_labels
         fit_per_label_temperature(probs, y, "multi-label")
 
 
+def test_a_calibrator_object_without_a_level_acts_on_tracks_and_an_unknown_level_fails():
+    import types
+
+    def spec(**level):
+        return types.SimpleNamespace(
+            name="test/same",
+            tasks=("single-label",),
+            needs_validation=False,
+            fit=lambda probs, y, task: Calibration(lambda q: q, {"scale": 1.0}),
+            **level,
+        )
+
+    test = np.array([[0.6, 0.4], [0.3, 0.7]])
+    result = calibrate("test/same", {"test/same": spec()}, "single-label", None, None, test)
+    assert (result.status, result.level, result.columns()) == ("ok", "track", {"scale": 1.0})
+    bogus = {"test/same": spec(level="album")}
+    result = calibrate("test/same", bogus, "single-label", None, None, test)
+    assert (result.status, result.reason) == (
+        "failed",
+        "calibrator 'test/same' has an unknown level 'album'",
+    )
+
+
 def test_calibrator_returning_bad_probabilities_fails_with_the_reason():
     broken = CalibratorSpec("test/broken", lambda p, y, task: Calibration(lambda q: q * np.nan))
     probs, y = single_label_draw(30, 3, sharpen=1.0, seed=9)

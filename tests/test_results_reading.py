@@ -315,3 +315,21 @@ def test_files_written_atomically_get_the_permissions_of_a_new_file(tmp_path):
         os.umask(old)
     for name in ("a.txt", "b.txt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_a_seed_ensemble_without_an_evaluation_set_takes_its_first_members(tmp_path):
+    from genrebench import outputs
+
+    for folder in ("seed-3", "seed-ensemble"):
+        (tmp_path / folder).mkdir()
+    outputs.write_json(
+        tmp_path / "seed-3" / "provenance.json", {"split": {"test": 12, "sha256": {"test": "abc"}}}
+    )
+    ensemble = {
+        "seed": "ensemble",
+        "status": "failed",  # read from what the jobs recorded, never from predictions
+        "ensemble": {"kind": "seeds", "seeds": [3, 4]},
+        "job_dir": str(tmp_path / "seed-ensemble"),
+    }
+    assert leaderboard.evaluation_set(ensemble) == ("abc", 12)
+    assert leaderboard.evaluation_set({**ensemble, "seed": 3}) is None
