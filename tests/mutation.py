@@ -131,6 +131,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "probabilities, never below its smallest positive one: adding them leaves the "
         "smallest positive value, and the floor, unchanged",
     ),
+    "genrebench.leaderboard.x_evaluation_set__mutmut_90": (
+        "usecols=None",
+        "reads every column of predictions.csv as text instead of track_id only: the same "
+        "track ids, and so the same checksum, from any file pandas reads",
+    ),
     "genrebench.resampling.x__binned_error__mutmut_26": (
         'side="right") - 2',
         "every bin index moves down by one (the bin of 1.0 into [14/15, 1)'s index, bin 0 "

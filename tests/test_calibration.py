@@ -243,6 +243,7 @@ def test_a_calibrator_object_without_a_level_acts_on_tracks_and_an_unknown_level
     test = np.array([[0.6, 0.4], [0.3, 0.7]])
     result = calibrate("test/same", {"test/same": spec()}, "single-label", None, None, test)
     assert (result.status, result.level, result.columns()) == ("ok", "track", {"scale": 1.0})
+    assert result.reason == ""  # nothing to explain
     bogus = {"test/same": spec(level="album")}
     result = calibrate("test/same", bogus, "single-label", None, None, test)
     assert (result.status, result.reason) == (

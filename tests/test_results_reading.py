@@ -333,3 +333,14 @@ def test_a_seed_ensemble_without_an_evaluation_set_takes_its_first_members(tmp_p
     }
     assert leaderboard.evaluation_set(ensemble) == ("abc", 12)
     assert leaderboard.evaluation_set({**ensemble, "seed": 3}) is None
+
+
+def test_configuration_without_provenance_tells_ensembles_apart_but_not_by_their_seeds():
+    base = {"split": "stratified", "task": "single-label", "classes": ["a", "b"]}
+    mean = {**base, "ensemble": {"kind": "members", "members": ["x", "y"], "rule": "mean"}}
+    vote = {**base, "ensemble": {**mean["ensemble"], "rule": "vote"}}
+    assert leaderboard.configuration(mean, {}) != leaderboard.configuration(vote, {})
+    two = {**base, "ensemble": {"kind": "seeds", "seeds": [0, 1]}}
+    three = {**base, "ensemble": {"kind": "seeds", "seeds": [0, 1, 2]}}
+    assert leaderboard.configuration(two, {}) == leaderboard.configuration(three, {})
+    assert leaderboard.configuration(two, {}) != leaderboard.configuration(base, {})
