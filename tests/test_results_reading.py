@@ -344,3 +344,30 @@ def test_configuration_without_provenance_tells_ensembles_apart_but_not_by_their
     three = {**base, "ensemble": {"kind": "seeds", "seeds": [0, 1, 2]}}
     assert leaderboard.configuration(two, {}) == leaderboard.configuration(three, {})
     assert leaderboard.configuration(two, {}) != leaderboard.configuration(base, {})
+
+
+def test_a_job_folder_holding_another_rows_result_is_named_with_its_seed_and_fold(tmp_path):
+    folder = tmp_path / "exp" / "other" / "seed-1"
+    result = {"experiment": "exp", "dataset": "data", "profile": "quick", "seed": 1,
+              "status": "ok", "job_dir": str(folder)}  # fmt: skip
+    [text] = leaderboard.select([result]).left_out
+    assert text == (
+        f"left out: {folder} holds the result of exp on data (profile quick) seed 1, which "
+        "belongs to another folder (a copied folder?)"
+    )
+    fold = {**result, "fold": 2, "job_dir": str(folder / "fold-2")}
+    [text] = leaderboard.select([fold]).left_out
+    assert text.endswith(
+        "(profile quick) seed 1 fold 2, which belongs to another folder (a copied folder?)"
+    )
+
+
+def test_a_failed_attempt_of_another_configuration_for_a_finished_seed_is_reported():
+    ok = {"experiment": "e", "dataset": "d", "profile": "q", "seed": 0, "status": "ok",
+          "task": "single-label", "classes": ["a", "b"], "split": "stratified",
+          "metrics": {}}  # fmt: skip
+    failed = {**ok, "status": "failed", "split": "official"}
+    chosen = leaderboard.select([ok, failed])
+    assert list(chosen) == [ok]
+    [text] = chosen.left_out
+    assert text.startswith("left out: e on d (profile q): seed 0 (split official) ran with another")
