@@ -131,6 +131,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "probabilities, never below its smallest positive one: adding them leaves the "
         "smallest positive value, and the floor, unchanged",
     ),
+    "genrebench.leaderboard.x_select__mutmut_117": (
+        "sorted(head, )",
+        "head holds (order, result) pairs whose orders are distinct: sorting the pairs is "
+        "sorting by order, and no result dict is ever compared",
+    ),
     "genrebench.leaderboard.x_evaluation_set__mutmut_90": (
         "usecols=None",
         "reads every column of predictions.csv as text instead of track_id only: the same "

@@ -283,7 +283,10 @@ def test_folds_without_their_pooled_result_are_reported_never_shown_as_seeds(tmp
     results = leaderboard.find_results([tmp_path / "runs"])
     [row] = leaderboard.build(results).to_dict("records")
     assert row["n_seeds"] == 1 and row["accuracy_folds"] == [0.5, 0.7]
-    assert "seed 1 has 1 fold result(s) but no pooled result" in row["incomplete"]
+    assert (
+        f"seed 1 has 1 fold result(s) but no pooled result (in {unfinished}): its folds did "
+        "not all finish" in row["incomplete"]
+    )
 
 
 def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_path):
