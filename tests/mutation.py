@@ -21,7 +21,9 @@ only.  Survivors that no test can kill because they do not change behaviour are 
 the score's denominator (an entry whose mutated line no longer reads as recorded is ignored,
 with a warning).  A drawn mutant that an earlier run killed, or that survived and is listed
 as equivalent, is not run again (mutmut forgets the verdicts of a function whose source
-changed; ``--again`` runs them all).
+changed; ``--again`` runs them all).  mutmut also forgets every verdict of a work folder
+when its configuration changes (other targets, other tests): give a run of other targets
+its own ``--work`` folder to keep them.
 mutmut runs one mutant at a time by default: on a shared 2-core machine, two at once
 turned quick kills into timeouts.
 
