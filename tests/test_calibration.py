@@ -195,6 +195,15 @@ def test_calibrator_that_cannot_fit_reports_why_and_never_raises(probs, y, reaso
     assert result.test_probs is None and result.columns() == {}
 
 
+def test_a_fit_whose_loss_falls_towards_an_edge_says_which_and_fits_nothing():
+    probs, y = np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([0, 1])  # both wrong
+    with pytest.raises(ValueError) as raised:
+        fit_shared_temperature(probs, y, "single-label")
+    assert str(raised.value) == (
+        "the validation NLL keeps falling as T -> infinity: no finite temperature fits"
+    )
+
+
 def test_per_label_temperature_keeps_t_1_for_labels_it_cannot_fit():
     probs, y = multi_label_draw(400, np.array([2.0, 2.0]), seed=8)
     y[:, 1] = 0  # no positive for label 1 among the validation tracks
@@ -210,6 +219,37 @@ def test_per_label_temperature_keeps_t_1_for_labels_it_cannot_fit():
         probs,
     )
     assert result.status == "skipped" and "multi-label" in result.reason
+
+
+def test_per_label_temperature_that_can_fit_no_label_fails_with_the_first_labels_reason():
+    probs, y = multi_label_draw(40, np.array([2.0, 2.0]), seed=8)
+    y[:, 0], y[:, 1] = 1, 0  # each label has one outcome only
+    with pytest.raises(ValueError, match=r"^no label could be fitted: one outcome only among"):
+        fit_per_label_temperature(probs, y, "multi-label")
+
+
+def test_a_calibrator_object_without_a_level_acts_on_tracks_and_an_unknown_level_fails():
+    import types
+
+    def spec(**level):
+        return types.SimpleNamespace(
+            name="test/same",
+            tasks=("single-label",),
+            needs_validation=False,
+            fit=lambda probs, y, task: Calibration(lambda q: q, {"scale": 1.0}),
+            **level,
+        )
+
+    test = np.array([[0.6, 0.4], [0.3, 0.7]])
+    result = calibrate("test/same", {"test/same": spec()}, "single-label", None, None, test)
+    assert (result.status, result.level, result.columns()) == ("ok", "track", {"scale": 1.0})
+    assert result.reason == ""  # nothing to explain
+    bogus = {"test/same": spec(level="album")}
+    result = calibrate("test/same", bogus, "single-label", None, None, test)
+    assert (result.status, result.reason) == (
+        "failed",
+        "calibrator 'test/same' has an unknown level 'album'",
+    )
 
 
 def test_calibrator_returning_bad_probabilities_fails_with_the_reason():

@@ -175,6 +175,12 @@ def test_reliability_report_single_label_ties_out_with_the_metrics():
     data = reliability.report(y, p, calibrated, classes, "single-label", {"status": "ok"})
     json.dumps(data)  # plain JSON
     assert data["bin_counts"] == [10, 15] and data["n_tracks"] == 120
+    assert (data["task"], data["classes"], data["calibration"]) == (
+        "single-label",
+        classes,
+        {"status": "ok"},
+    )
+    assert data["binning"].startswith("equal-width bins [k/n, (k+1)/n), then one bin for")
     for version, probs in (("raw", p), ("calibrated", calibrated)):
         fifteen = data[version]["15"]
         assert fifteen["top_label"]["ece"] == pytest.approx(m.ece(y, probs), abs=TOL)

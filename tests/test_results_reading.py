@@ -283,7 +283,10 @@ def test_folds_without_their_pooled_result_are_reported_never_shown_as_seeds(tmp
     results = leaderboard.find_results([tmp_path / "runs"])
     [row] = leaderboard.build(results).to_dict("records")
     assert row["n_seeds"] == 1 and row["accuracy_folds"] == [0.5, 0.7]
-    assert "seed 1 has 1 fold result(s) but no pooled result" in row["incomplete"]
+    assert (
+        f"seed 1 has 1 fold result(s) but no pooled result (in {unfinished}): its folds did "
+        "not all finish" in row["incomplete"]
+    )
 
 
 def test_segment_predictions_repeat_a_track_but_track_predictions_may_not(tmp_path):
@@ -315,3 +318,59 @@ def test_files_written_atomically_get_the_permissions_of_a_new_file(tmp_path):
         os.umask(old)
     for name in ("a.txt", "b.txt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_a_seed_ensemble_without_an_evaluation_set_takes_its_first_members(tmp_path):
+    from genrebench import outputs
+
+    for folder in ("seed-3", "seed-ensemble"):
+        (tmp_path / folder).mkdir()
+    outputs.write_json(
+        tmp_path / "seed-3" / "provenance.json", {"split": {"test": 12, "sha256": {"test": "abc"}}}
+    )
+    ensemble = {
+        "seed": "ensemble",
+        "status": "failed",  # read from what the jobs recorded, never from predictions
+        "ensemble": {"kind": "seeds", "seeds": [3, 4]},
+        "job_dir": str(tmp_path / "seed-ensemble"),
+    }
+    assert leaderboard.evaluation_set(ensemble) == ("abc", 12)
+    assert leaderboard.evaluation_set({**ensemble, "seed": 3}) is None
+
+
+def test_configuration_without_provenance_tells_ensembles_apart_but_not_by_their_seeds():
+    base = {"split": "stratified", "task": "single-label", "classes": ["a", "b"]}
+    mean = {**base, "ensemble": {"kind": "members", "members": ["x", "y"], "rule": "mean"}}
+    vote = {**base, "ensemble": {**mean["ensemble"], "rule": "vote"}}
+    assert leaderboard.configuration(mean, {}) != leaderboard.configuration(vote, {})
+    two = {**base, "ensemble": {"kind": "seeds", "seeds": [0, 1]}}
+    three = {**base, "ensemble": {"kind": "seeds", "seeds": [0, 1, 2]}}
+    assert leaderboard.configuration(two, {}) == leaderboard.configuration(three, {})
+    assert leaderboard.configuration(two, {}) != leaderboard.configuration(base, {})
+
+
+def test_a_job_folder_holding_another_rows_result_is_named_with_its_seed_and_fold(tmp_path):
+    folder = tmp_path / "exp" / "other" / "seed-1"
+    result = {"experiment": "exp", "dataset": "data", "profile": "quick", "seed": 1,
+              "status": "ok", "job_dir": str(folder)}  # fmt: skip
+    [text] = leaderboard.select([result]).left_out
+    assert text == (
+        f"left out: {folder} holds the result of exp on data (profile quick) seed 1, which "
+        "belongs to another folder (a copied folder?)"
+    )
+    fold = {**result, "fold": 2, "job_dir": str(folder / "fold-2")}
+    [text] = leaderboard.select([fold]).left_out
+    assert text.endswith(
+        "(profile quick) seed 1 fold 2, which belongs to another folder (a copied folder?)"
+    )
+
+
+def test_a_failed_attempt_of_another_configuration_for_a_finished_seed_is_reported():
+    ok = {"experiment": "e", "dataset": "d", "profile": "q", "seed": 0, "status": "ok",
+          "task": "single-label", "classes": ["a", "b"], "split": "stratified",
+          "metrics": {}}  # fmt: skip
+    failed = {**ok, "status": "failed", "split": "official"}
+    chosen = leaderboard.select([ok, failed])
+    assert list(chosen) == [ok]
+    [text] = chosen.left_out
+    assert text.startswith("left out: e on d (profile q): seed 0 (split official) ran with another")

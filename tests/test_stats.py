@@ -294,6 +294,15 @@ def test_mcnemar_compares_single_models_so_a_row_and_its_seed_ensemble_differ():
     right = row.probs.argmax(axis=2) == row.y
     right_ensemble = ensemble.probs[0].argmax(axis=1) == row.y
     assert c.only_a == int(np.sum(right & ~right_ensemble))
+    assert (c.seeds_a, c.seeds_b) == (2, 1)
+    text = stats.describe_comparison(c).splitlines()
+    assert text[0].endswith("40 shared test tracks; seeds: 2 and 1")
+    pairs = text.index("McNemar's exact test on accuracy, single models seed against seed:")
+    assert text[pairs + 1] == (
+        f"  seed 0 vs seed ensemble: only e right {c.mcnemar_pairs[0][2]}, only e (seed "
+        f"ensemble) right {c.mcnemar_pairs[0][3]}, p = {c.mcnemar_pairs[0][4]:.4g}"
+    )
+    assert text[pairs + 2].startswith("  seed 1 vs seed ensemble: ")
 
 
 def test_seed_ensembles_stay_out_of_the_family_they_would_inflate(tmp_path):
@@ -367,6 +376,29 @@ def test_friedman_ranks_like_with_like_and_seed_ensembles_are_not_experiments():
         ("single-label", ["a", "b", "c"], ["x", "y", "z"]),
     ]
     assert found[1].notes == ["9 seed-ensemble row(s) (not experiments)"]
+
+
+def test_friedman_ranks_each_data_set_on_its_largest_section_and_names_incomplete_rows():
+    rows = [{**r, "section": f"{r['dataset']} all"} for r in friedman_rows("xyz", "abc")]
+    # data set a also has a smaller section (other test tracks) where x and y swap places
+    other = [
+        {**r, "section": "a other", "accuracy": 1 - r["accuracy"]}
+        for r in rows
+        if r["dataset"] == "a" and r["experiment"] != "z"
+    ]
+    lacking = [
+        {**r, "experiment": "w", "accuracy": 0.99, "incomplete": "seed 1 lost 3 tracks"}
+        for r in rows
+        if r["experiment"] == "x"
+    ]
+    [result] = stats.friedman(pd.DataFrame(rows + other + lacking))
+    assert result.experiments == ["x", "y", "z"] and result.datasets == ["a", "b", "c"]
+    assert list(result.mean_ranks.index) == ["x", "y", "z"]
+    assert result.scores.loc["a", "x"] == pytest.approx(rows[0]["accuracy"])
+    assert result.notes == [
+        "incomplete rows of w",
+        "a: 1 section(s) on other test tracks than its largest",
+    ]
 
 
 def test_friedman_leaves_failed_rows_out_and_never_ranks_across_protocols():
@@ -471,3 +503,142 @@ def test_builtin_metrics_keep_their_known_range_when_their_specs_are_passed():
         assert bounds_of(task, "ece_calibrated", specs) == (0.0, 1.0)
         assert bounds_of(task, "accuracy", specs) == (0.0, 1.0)
     assert bounds_of("single-label", "brier", specs) == (0.0, 2.0)
+
+
+def test_seeds_whose_predictions_list_the_tracks_in_another_order_line_up(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=2, n_tracks=12)
+    for s in (0, 1):
+        save_job(tmp_path / "exp" / "data" / f"seed-{s}", row, s)
+    # seed 1's file lists its tracks last to first
+    backwards = slice(None, None, -1)
+    outputs.save_predictions(
+        tmp_path / "exp" / "data" / "seed-1" / "predictions.csv",
+        row.track_ids[backwards],
+        row.y[backwards],
+        row.probs[1][backwards],
+        row.classes,
+        row.task,
+    )
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {}
+    [data] = loaded.rows.values()
+    assert data.seeds == [0, 1] and data.track_ids == row.track_ids
+    np.testing.assert_array_equal(data.y, row.y)
+    np.testing.assert_allclose(data.probs, row.probs)
+
+
+def test_segment_accuracies_are_read_per_track_from_the_segment_predictions(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=1, n_tracks=4, n_classes=3)
+    folder = tmp_path / "exp" / "data" / "seed-0"
+    result = save_job(folder, row, 0)
+    # three segments per track; track k has k of them right (track 3: all three)
+    seg_ids, seg_y, seg_probs = [], [], []
+    for k, (track, label) in enumerate(zip(row.track_ids, row.y, strict=True)):
+        for j in range(3):
+            p = np.full(3, 0.1)
+            p[label if j < k else (label + 1) % 3] = 0.8
+            seg_ids.append(track)
+            seg_y.append(label)
+            seg_probs.append(p)
+    outputs.save_predictions(
+        folder / "segment_predictions.csv",
+        seg_ids,
+        np.array(seg_y),
+        np.array(seg_probs),
+        row.classes,
+        row.task,
+    )
+    result["metrics"] |= {"accuracy_raw": 0.5, "accuracy_mean": 0.5}
+    outputs.write_json(folder / "metrics.json", result)
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {}
+    [data] = loaded.rows.values()
+    num, den = data.extra["accuracy_raw"]
+    assert num.tolist() == [[0, 1, 2, 3]] and den.tolist() == [[3, 3, 3, 3]]
+    # the mean of 1 right segment of 3 picks the wrong class, of 2 the right one
+    num, den = data.extra["accuracy_mean"]
+    assert num.tolist() == [[0, 0, 1, 1]] and den.tolist() == [[1, 1, 1, 1]]
+
+
+def test_a_row_whose_predictions_cannot_be_read_at_all_says_why_in_incomplete(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=1, key=("old", "data", "quick"))
+    folder = tmp_path / "old" / "data" / "seed-0"
+    result = save_job(folder, row, 0)
+    del result["classes"]  # a metrics.json written before the classes were recorded
+    outputs.write_json(folder / "metrics.json", result)
+    results = leaderboard.find_results([tmp_path])
+    board = stats.annotate(leaderboard.build(results), results, n_resamples=200)
+    assert board.loc[0, "incomplete"] == "KeyError: 'classes'"
+    assert "accuracy_ci_low" not in board
+    assert (
+        "old (" in board.attrs["warnings"][0]
+        and "KeyError: 'classes'" in (board.attrs["warnings"][0])
+    )
+
+
+def test_a_seed_with_another_track_in_the_same_place_is_left_out_of_its_row_by_seed(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=3, n_tracks=20)
+    for s in range(3):
+        save_job(tmp_path / "exp" / "data" / f"seed-{s}", row, s)
+    # seed 2 names track t003 t003b: same place in id order, same labels, another track
+    ids = [("t003b" if t == "t003" else t) for t in row.track_ids]
+    seed_2 = tmp_path / "exp" / "data" / "seed-2" / "predictions.csv"
+    outputs.save_predictions(seed_2, ids, row.y, row.probs[2], row.classes, row.task)
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    [data] = loaded.rows.values()
+    assert data.seeds == [0, 1] and data.track_ids == row.track_ids
+    assert loaded.problems == {
+        data.key: {2: f"seed 2: {seed_2} line 5: track 't003b' is not among the other seeds' "
+                      "test tracks"}
+    }  # fmt: skip
+
+
+def test_failed_seeds_are_not_read_for_predictions(tmp_path):
+    from stats_fixtures import save_job
+
+    from genrebench import leaderboard, outputs
+
+    row = make_row(n_seeds=2)
+    save_job(tmp_path / "exp" / "data" / "seed-0", row, 0)
+    failed = {"experiment": "exp", "dataset": "data", "profile": "quick", "seed": 1}
+    (tmp_path / "exp" / "data" / "seed-1").mkdir()
+    outputs.write_json(
+        tmp_path / "exp" / "data" / "seed-1" / "metrics.json",
+        {**failed, "status": "failed", "error": "RuntimeError: boom"},
+    )
+    loaded = resampling.load_rows(leaderboard.find_results([tmp_path]))
+    assert loaded.problems == {} and loaded.skipped == {}
+    [data] = loaded.rows.values()
+    assert data.seeds == [0]
+
+
+def test_family_names_the_rows_without_accuracy_or_predictions_and_ranks_none():
+    a = make_row(key=("a", "d", "q", ""))
+    b = make_row(key=("b", "d", "q", ""), seed=3, y=a.y)
+    board = pd.DataFrame(
+        [
+            {"experiment": "a", "status": "ok", "accuracy": 0.7, "incomplete": ""},
+            {"experiment": "b", "status": "ok", "accuracy": float("nan"), "incomplete": ""},
+            {"experiment": "c", "status": "ok", "accuracy": 0.5, "incomplete": ""},
+        ]
+    )
+    keys = [a.key, b.key, ("c", "d", "q", "")]
+    ranked, notes = stats.family(board, keys, {a.key: a, b.key: b}, [0, 1, 2])
+    assert ranked == []
+    assert notes == {i: "not ranked: no accuracy or predictions for b, c" for i in range(3)}

@@ -63,6 +63,23 @@ def write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
             "did you mean 'test'",
         ),
         ('name = "x"\n[[runs]]\nexperiments = ["a",\n', 3, "invalid TOML"),
+        ('name = "x"\n[[runs]]\nexperiments = ["a"]\nseeds = = 2\n', 4, "invalid TOML"),
+        (
+            'name = "x"\n[[runs]]\nexperiments = [1]\n',
+            3,
+            "[[runs]] #1: experiments: expected a list of names, got [1]",
+        ),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\nsplit_seed = -1\n',
+            4,
+            "[[runs]] #1: split_seed: expected a whole number >= 0, got -1",
+        ),
+        (
+            'name = "x"\n[[runs]]\nexperiments = ["a"]\n\n'
+            "split_ratios = { train = 0.7, test = -0.1 }\n",
+            5,
+            "[[runs]] #1: split_ratios: expected a share >= 0 for 'test', got -0.1",
+        ),
         ('name = "x"\n[[runs]]\ndatasets = ["a"]\n', 2, "has no 'experiments'"),
         ('description = "x"\n[[runs]]\nexperiments = ["a"]\n', 1, "has no 'name'"),
     ],
@@ -292,6 +309,64 @@ def test_protocol_and_folds_keys_of_a_run(tmp_path):
     assert suites.describe(default) == [
         "example/* on example-tones: quick, seeds 0..1, benchmark protocol, the data set's "
         "default split"
+    ]
+
+
+def test_a_key_is_looked_up_in_its_own_runs_section():
+    lines = suites._Lines(
+        'name = "x"\n[[runs]]\nexperiments = ["a"]\n[[runs]]\nexperiments = ["b"]\nseeds = 2\n'
+    )
+    assert lines.run(1)("experiments") == 3 and lines.run(2)("experiments") == 5
+    assert lines.run(1)("seeds") == 2  # not in run #1: its [[runs]] header
+    assert lines.run(2)("seeds") == 6
+
+
+def test_globs_leave_out_experiments_that_need_weights_and_exact_names_keep_them():
+    class Registry:
+        def names(self, kind):
+            return {"experiments": ["p/a", "p/b", "q/c"], "ensembles": ["p/mean"]}[kind]
+
+        def get(self, kind, name):
+            return types.SimpleNamespace(requires_weights="b.pt" if name == "p/b" else "")
+
+    assert suites.expand(Registry(), "p/*") == ["p/a", "p/mean"]
+    assert suites.expand(Registry(), "p/b") == ["p/b"]
+    assert suites.expand(Registry(), "p/x") == []
+
+
+def test_run_options_and_describe_carry_every_key_of_each_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GB_TEST_ROOT", str(tmp_path / "env"))
+    text = EXAMPLE_SUITE + (
+        'profile = "full"\nseed_start = 3\nsplit = "stratified"\nsplit_seed = 7\n'
+        "split_ratios = { train = 0.6, valid = 0.2, test = 0.2 }\n"
+        'dataset_options = { tracks_per_class = 4 }\ncalibration = "temperature"\n'
+        'data_root = "{data_root}/x"\n'
+        '\n[[runs]]\nexperiments = ["example/centroid"]\nprotocol = "paper"\n'
+        'data_root = "{env:GB_TEST_ROOT}/y"\n'
+    )
+    suite = suites.load(write(tmp_path, text))
+    first, second = suites.run_options(suite, load_plugins(), tmp_path / "root", jobs=2)
+    assert (first.experiments, first.datasets, first.profile) == (
+        ["example/*"],
+        ("example-tones",),
+        "full",
+    )
+    assert (first.seeds, first.seed_start, first.split, first.split_seed) == (2, 3, "stratified", 7)
+    assert first.split_ratios == {"train": 0.6, "valid": 0.2, "test": 0.2}
+    assert first.dataset_options == {"tracks_per_class": 4}
+    assert (first.calibration, first.protocol, first.jobs) == ("temperature", "benchmark", 2)
+    assert first.data_root == tmp_path / "root" / "x"
+    assert (second.calibration, second.protocol, second.split, second.jobs) == (
+        None,
+        "paper",
+        None,
+        2,
+    )
+    assert second.data_root == tmp_path / "env" / "y"
+    assert suites.describe(suite) == [
+        "example/* on example-tones: full, seeds 3..4, benchmark protocol, split stratified",
+        "example/centroid on embedded data sets: quick, seeds 0..0, paper protocol, each "
+        "experiment's own split",
     ]
 
 

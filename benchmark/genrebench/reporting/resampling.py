@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -379,11 +380,11 @@ def _multi_count_parts(row: RowData):
     return predicted * truth, predicted * (1 - truth), (1 - predicted) * truth
 
 
-def _counted(parts: Callable, score: Callable) -> WeightedMetric:
-    def compute(row: RowData, w: np.ndarray) -> np.ndarray:
-        return score(*_counts(*parts(row), w))
-
-    return compute
+def _counted(parts: Callable, score: Callable, row: RowData, w: np.ndarray) -> np.ndarray:
+    """``score(tp, fp, fn)`` of the weighted counts of ``parts(row)``; bound to its parts and
+    score with :func:`functools.partial` in :data:`WEIGHTED` (a function that runs when a
+    metric is computed, not a closure made at import: mutation testing reaches it)."""
+    return score(*_counts(*parts(row), w))
 
 
 def _binned_error(confidence: np.ndarray, outcome: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -416,24 +417,20 @@ def _per_class_ece(row: RowData, w: np.ndarray) -> np.ndarray:
     return np.mean(per_class, axis=0)
 
 
-def _ranked(score: str) -> WeightedMetric:
-    """Weighted macro ROC-AUC or average precision over the classes (labels) with at least
-    one positive and one negative track in the resample, as
+def _ranked(score: str, row: RowData, w: np.ndarray) -> np.ndarray:
+    """Weighted macro ROC-AUC (``score`` "auc") or average precision ("ap") over the classes
+    (labels) with at least one positive and one negative track in the resample, as
     :func:`genrebench.evaluation.metrics.roc_auc` / ``multilabel_pr_auc``; every seed and class at
     once."""
-
-    def compute(row: RowData, w: np.ndarray) -> np.ndarray:
-        truth = row.y if row.task == "multi-label" else _one_hot(row.y, len(row.classes))
-        scores = np.moveaxis(row.probs, 2, 1)  # (S, C, T)
-        truth = np.broadcast_to(truth.T.astype(float), scores.shape)
-        fn = _weighted_auc if score == "auc" else _weighted_ap
-        values = fn(scores, truth, w)  # (B, S, C)
-        with np.errstate(all="ignore"):
-            usable = np.isfinite(values).any(axis=2)
-            mean = np.nansum(values, axis=2) / np.maximum(np.isfinite(values).sum(axis=2), 1)
-        return np.where(usable, mean, np.nan)
-
-    return compute
+    truth = row.y if row.task == "multi-label" else _one_hot(row.y, len(row.classes))
+    scores = np.moveaxis(row.probs, 2, 1)  # (S, C, T)
+    truth = np.broadcast_to(truth.T.astype(float), scores.shape)
+    fn = _weighted_auc if score == "auc" else _weighted_ap
+    values = fn(scores, truth, w)  # (B, S, C)
+    with np.errstate(all="ignore"):
+        usable = np.isfinite(values).any(axis=2)
+        mean = np.nansum(values, axis=2) / np.maximum(np.isfinite(values).sum(axis=2), 1)
+    return np.where(usable, mean, np.nan)
 
 
 def _sorted_groups(scores: np.ndarray, descending: bool):
@@ -483,8 +480,8 @@ def _weighted_ap(scores: np.ndarray, truth: np.ndarray, w: np.ndarray) -> np.nda
     return np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
 
 
-def _mean_of(per_track: Callable[[RowData], np.ndarray]) -> WeightedMetric:
-    return lambda row, w: _weighted_mean(per_track(row), w)
+def _mean_of(per_track: Callable[[RowData], np.ndarray], row: RowData, w: np.ndarray) -> np.ndarray:
+    return _weighted_mean(per_track(row), w)
 
 
 def _single_nll(row: RowData) -> np.ndarray:
@@ -509,41 +506,51 @@ def _extra(column: str) -> WeightedMetric:
 #: Metric columns with a weighted (resample-vectorised) form, by task type.
 WEIGHTED: dict[str, dict[str, WeightedMetric]] = {
     "single-label": {
-        "accuracy": _mean_of(lambda r: _single_parts(r)[1]),
-        "f1_macro": _counted(_single_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "macro")),
-        "f1_micro": _counted(_single_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "micro")),
-        "roc_auc": _ranked("auc"),
-        "hamming_loss": _mean_of(lambda r: 2 * (1 - _single_parts(r)[1]) / len(r.classes)),
+        "accuracy": partial(_mean_of, lambda r: _single_parts(r)[1]),
+        "f1_macro": partial(
+            _counted, _single_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "macro")
+        ),
+        "f1_micro": partial(
+            _counted, _single_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "micro")
+        ),
+        "roc_auc": partial(_ranked, "auc"),
+        "hamming_loss": partial(_mean_of, lambda r: 2 * (1 - _single_parts(r)[1]) / len(r.classes)),
         "ece": _single_ece,
         "classwise_ece": _per_class_ece,
-        "nll": _mean_of(_single_nll),
-        "brier": _mean_of(
-            lambda r: ((r.probs - _one_hot(r.y, len(r.classes))[None]) ** 2).sum(axis=2)
+        "nll": partial(_mean_of, _single_nll),
+        "brier": partial(
+            _mean_of, lambda r: ((r.probs - _one_hot(r.y, len(r.classes))[None]) ** 2).sum(axis=2)
         ),
     },
     "multi-label": {
-        "accuracy": _mean_of(lambda r: (_multi_pred(r) == r.y[None]).all(axis=2).astype(float)),
-        "label_accuracy": _mean_of(lambda r: (_multi_pred(r) == r.y[None]).mean(axis=2)),
-        "hamming_loss": _mean_of(lambda r: (_multi_pred(r) != r.y[None]).mean(axis=2)),
-        "f1_macro": _counted(_multi_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "macro")),
-        "f1_micro": _counted(_multi_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "micro")),
-        "precision_macro": _counted(
-            _multi_count_parts, lambda tp, fp, fn: _ratio(tp, tp + fp).mean(-1)
+        "accuracy": partial(
+            _mean_of, lambda r: (_multi_pred(r) == r.y[None]).all(axis=2).astype(float)
         ),
-        "precision_micro": _counted(
-            _multi_count_parts, lambda tp, fp, fn: _ratio(tp.sum(-1), (tp + fp).sum(-1))
+        "label_accuracy": partial(_mean_of, lambda r: (_multi_pred(r) == r.y[None]).mean(axis=2)),
+        "hamming_loss": partial(_mean_of, lambda r: (_multi_pred(r) != r.y[None]).mean(axis=2)),
+        "f1_macro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "macro")
         ),
-        "recall_macro": _counted(
-            _multi_count_parts, lambda tp, fp, fn: _ratio(tp, tp + fn).mean(-1)
+        "f1_micro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _f1(tp, fp, fn, "micro")
         ),
-        "recall_micro": _counted(
-            _multi_count_parts, lambda tp, fp, fn: _ratio(tp.sum(-1), (tp + fn).sum(-1))
+        "precision_macro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _ratio(tp, tp + fp).mean(-1)
         ),
-        "roc_auc": _ranked("auc"),
-        "pr_auc": _ranked("ap"),
+        "precision_micro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _ratio(tp.sum(-1), (tp + fp).sum(-1))
+        ),
+        "recall_macro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _ratio(tp, tp + fn).mean(-1)
+        ),
+        "recall_micro": partial(
+            _counted, _multi_count_parts, lambda tp, fp, fn: _ratio(tp.sum(-1), (tp + fn).sum(-1))
+        ),
+        "roc_auc": partial(_ranked, "auc"),
+        "pr_auc": partial(_ranked, "ap"),
         "ece": _per_class_ece,
-        "nll": _mean_of(_multi_nll),
-        "brier": _mean_of(lambda r: ((r.probs - r.y[None]) ** 2).mean(axis=2)),
+        "nll": partial(_mean_of, _multi_nll),
+        "brier": partial(_mean_of, lambda r: ((r.probs - r.y[None]) ** 2).mean(axis=2)),
     },
 }
 
