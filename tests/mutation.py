@@ -190,7 +190,7 @@ def prepare(work: Path, modules: list[str]) -> None:
     assert pytest_settings, "pyproject.toml has no [tool.pytest.ini_options]"
     mutmut = {
         "source_paths": ["src/genrebench"],
-        "only_mutate": [f"src/genrebench/{source(m)}" for m in modules],
+        "only_mutate": [f"src/genrebench/{source_file(m)}" for m in modules],
         "pytest_add_cli_args_test_selection": list(TESTS),
         # torch and the forkserver executors are not fork-safe in an arbitrary state
         "process_isolation": "forkserver",
@@ -202,7 +202,7 @@ def prepare(work: Path, modules: list[str]) -> None:
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
-def source(module: str) -> str:
+def source_file(module: str) -> str:
     """The file of a dotted ``module`` under ``genrebench/``."""
     return module.replace(".", "/") + ".py"
 
@@ -244,7 +244,9 @@ def in_target(mutant: str, target: str) -> bool:
 def mutant_names(work: Path, module: str) -> list[str]:
     """Every mutant mutmut generated for ``module`` (functions ``x_<name>__mutmut_<n>`` and
     methods ``xǁ<Class>ǁ<name>__mutmut_<n>`` in its mutated copy)."""
-    text = (work / "mutants" / "src" / "genrebench" / source(module)).read_text(encoding="utf-8")
+    text = (work / "mutants" / "src" / "genrebench" / source_file(module)).read_text(
+        encoding="utf-8"
+    )
     found = re.findall(r"(?m)^\s*def (x\S*?__mutmut_\d+)\(", text)
     return [f"genrebench.{module}.{name}" for name in dict.fromkeys(found)]
 
@@ -279,7 +281,7 @@ def stale_equivalents(work: Path, modules: list[str]) -> dict[str, str]:
         if module not in modules:
             continue
         if module not in texts:
-            path = work / "mutants" / "src" / "genrebench" / source(module)
+            path = work / "mutants" / "src" / "genrebench" / source_file(module)
             texts[module] = functions(path.read_text(encoding="utf-8")) if path.exists() else {}
         if fragment not in texts[module].get(mangled, ""):
             stale[name] = f"its mutated code no longer holds {fragment!r}"

@@ -42,7 +42,7 @@ def test_a_target_is_named_in_full_or_by_its_modules_last_part():
     assert mutation.full_name(ROW) == ROW
     assert mutation.full_name("leaderboard") == LEADERBOARD
     assert mutation.full_name("nothing") is None
-    assert mutation.source("features.segments") == "features/segments.py"
+    assert mutation.source_file("features.segments") == "features/segments.py"
 
 
 def test_a_draw_is_seeded_by_the_short_name_so_it_survives_a_module_move():

@@ -321,7 +321,7 @@ def test_files_written_atomically_get_the_permissions_of_a_new_file(tmp_path):
 
 
 def test_a_seed_ensemble_without_an_evaluation_set_takes_its_first_members(tmp_path):
-    from genrebench import outputs
+    from genrebench.results import outputs
 
     for folder in ("seed-3", "seed-ensemble"):
         (tmp_path / folder).mkdir()

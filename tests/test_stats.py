@@ -508,7 +508,8 @@ def test_builtin_metrics_keep_their_known_range_when_their_specs_are_passed():
 def test_seeds_whose_predictions_list_the_tracks_in_another_order_line_up(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard, outputs
+    from genrebench.reporting import leaderboard
+    from genrebench.results import outputs
 
     row = make_row(n_seeds=2, n_tracks=12)
     for s in (0, 1):
@@ -534,7 +535,8 @@ def test_seeds_whose_predictions_list_the_tracks_in_another_order_line_up(tmp_pa
 def test_segment_accuracies_are_read_per_track_from_the_segment_predictions(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard, outputs
+    from genrebench.reporting import leaderboard
+    from genrebench.results import outputs
 
     row = make_row(n_seeds=1, n_tracks=4, n_classes=3)
     folder = tmp_path / "exp" / "data" / "seed-0"
@@ -571,7 +573,8 @@ def test_segment_accuracies_are_read_per_track_from_the_segment_predictions(tmp_
 def test_a_row_whose_predictions_cannot_be_read_at_all_says_why_in_incomplete(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard, outputs
+    from genrebench.reporting import leaderboard
+    from genrebench.results import outputs
 
     row = make_row(n_seeds=1, key=("old", "data", "quick"))
     folder = tmp_path / "old" / "data" / "seed-0"
@@ -591,7 +594,8 @@ def test_a_row_whose_predictions_cannot_be_read_at_all_says_why_in_incomplete(tm
 def test_a_seed_with_another_track_in_the_same_place_is_left_out_of_its_row_by_seed(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard, outputs
+    from genrebench.reporting import leaderboard
+    from genrebench.results import outputs
 
     row = make_row(n_seeds=3, n_tracks=20)
     for s in range(3):
@@ -612,7 +616,8 @@ def test_a_seed_with_another_track_in_the_same_place_is_left_out_of_its_row_by_s
 def test_failed_seeds_are_not_read_for_predictions(tmp_path):
     from stats_fixtures import save_job
 
-    from genrebench import leaderboard, outputs
+    from genrebench.reporting import leaderboard
+    from genrebench.results import outputs
 
     row = make_row(n_seeds=2)
     save_job(tmp_path / "exp" / "data" / "seed-0", row, 0)
