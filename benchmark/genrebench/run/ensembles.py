@@ -191,11 +191,7 @@ def run_ensemble(runner: Runner, job: EnsembleJob) -> dict[str, Any]:
         )
         result = {**base, **carried(members), **result, "ensemble": description}
     except Exception as exc:  # a refused or broken ensemble is a failed row, never a crash
-        writing.unlock()
-        if outputs.storage_reason(exc):
-            raise  # its folder cannot be written (full, read-only): the run stops
-        reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
-        result = {**base, "status": "failed", "error": f"ensemble refused: {reason}"}
+        result = writing.refused(base, "ensemble", exc)
     result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
     return writing.save(result, provenance(result, members))
 
@@ -244,11 +240,7 @@ def seed_ensembles(runner: Runner, results: Sequence[dict[str, Any]]) -> list[di
             description = {"kind": "seeds", "of": name, "seeds": seeds, "rule": "mean"}
             result = {**base, **carried(members), **result, "ensemble": description}
         except Exception as exc:
-            writing.unlock()
-            if outputs.storage_reason(exc):
-                raise  # its folder cannot be written (full, read-only): the run stops
-            reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
-            result = {**base, "status": "failed", "error": f"seed ensemble refused: {reason}"}
+            result = writing.refused(base, "seed ensemble", exc)
         result.setdefault("cost", {})["total_seconds"] = round(time.perf_counter() - started, 3)
         out.append(writing.save(result, provenance(result, members)))
     return out
@@ -277,6 +269,15 @@ class _Writing:
         if self._held is not None:
             self._held.close()
             self._held = None
+
+    def refused(self, base: dict[str, Any], what: str, exc: Exception) -> dict[str, Any]:
+        """The failed result of an ensemble (``what``) that ``exc`` refused; an error that
+        leaves its folder unwritable (full, read-only) is raised instead: the run stops."""
+        self.unlock()
+        if outputs.storage_reason(exc):
+            raise exc
+        reason = str(exc) if isinstance(exc, MemberError) else f"{type(exc).__name__}: {exc}"
+        return {**base, "status": "failed", "error": f"{what} refused: {reason}"}
 
     def save(self, result: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
         try:
