@@ -198,3 +198,46 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_finished_jobs(tmp_path):
     assert 2 <= len(finished) < 40 and set(finished.values()) == {"ok"}
     for folder in finished:
         assert (out / folder / "predictions.csv").is_file()
+
+
+SWALLOWING_PLUGIN = """
+import os, signal, time
+import numpy as np
+from genrebench import ExperimentSpec, ModelSpec, hookimpl
+
+class Swallowing:
+    '''Catches every exception, KeyboardInterrupt included, as careless code does.'''
+    def __init__(self, setup):
+        self.n = len(setup.classes)
+    def fit(self, x, y, xv=None, yv=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while this job trains
+            time.sleep(5)
+        except BaseException:
+            pass
+    def predict_proba(self, x):
+        return np.full((len(x), self.n), 1 / self.n)
+
+@hookimpl
+def genrebench_register_models():
+    return [ModelSpec("swallow/model", Swallowing)]
+
+@hookimpl
+def genrebench_register_experiments():
+    return [ExperimentSpec("swallow/exp", "example/band-energies", "swallow/model")]
+"""
+
+
+def test_ctrl_c_that_a_plugin_swallows_still_stops_the_run_at_the_next_job(
+    tmp_path, install_plugin, capsys
+):
+    from genrebench.cli import main
+
+    install_plugin("swallow", SWALLOWING_PLUGIN)
+    out = tmp_path / "out"
+    args = ["run", "swallow/exp", "--dataset", "example-tones", "--seeds", "3"]
+    assert main([*args, "--no-progress", "--no-cache", "--out", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1].startswith("genrebench: interrupted;")
+    # The job that swallowed the interrupt finished; no later job started.
+    assert statuses(out) == {"runs/swallow/exp/example-tones/quick/seed-0": "ok"}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

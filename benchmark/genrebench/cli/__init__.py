@@ -21,6 +21,7 @@ from genrebench.cli import list as list_command
 from genrebench.errors import GenrebenchError, PluginError
 from genrebench.registry import ENV_STRICT
 from genrebench.registry.loading import KINDS, Registry, load_plugins
+from genrebench.run.interrupts import catching_interrupts
 
 DESCRIPTION = "Benchmark music genre classifiers: every reproduced paper is a plugin."
 EPILOG = (
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = load_plugins()  # logs each plugin that fails to load, once
         if strict_plugins(args):
             refuse_failures(registry)
-        return args.handler(registry, args)
+        with catching_interrupts():
+            return args.handler(registry, args)
     except GenrebenchError as exc:
         print(f"genrebench: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -32,6 +32,7 @@ from genrebench.results import outputs
 from genrebench.results.provenance import config_hash, environment, jsonable, peak_memory_mib
 from genrebench.run import stages
 from genrebench.run.executors import make_executor, parse_executor
+from genrebench.run.interrupts import stop_if_interrupted
 from genrebench.run.jobfiles import LOST_SHOWN, evaluation_set, lost_tracks, save_job_files
 from genrebench.run.kfold import pool_folds
 from genrebench.run.planning import (
@@ -202,6 +203,7 @@ class Runner:
         processes writing the same ``--out`` take turns.  A folder that cannot be written
         (a finished run in a read-only place) is only read: its finished result is reused,
         and nothing else can run there."""
+        stop_if_interrupted()  # Ctrl-C that a plugin's code caught still stops the run
         folder = self.job_dir(job)
         with contextlib.ExitStack() as stack:
             try:
