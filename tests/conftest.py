@@ -34,6 +34,13 @@ def install_on_path(target: Path, dist_name: str, source: Path | None, entry_poi
     importlib.invalidate_caches()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first (in their order), so that under pytest-xdist the two
+    workers start on the longest tests and share the short ones at the end, instead of
+    one worker finishing a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
     """Data (synthetic sets are generated once per session) and cache in a temp folder;
