@@ -9,7 +9,7 @@ import pytest
 
 from genrebench.cli import main
 from genrebench.errors import ConfigError
-from genrebench.run.bench import bench_features, generate_tracks, memory_slope
+from genrebench.run.bench import bench_features, generate_tracks, goal_lines, memory_slope
 
 
 def test_memory_slope_is_a_least_squares_line():
@@ -29,11 +29,33 @@ def test_bench_features_compares_the_same_log_mel_four_ways(tmp_path):
     generate_tracks(tmp_path, 3, seconds=0.5)
     [row] = bench_features(tmp_path, ["example/logmel"])
     assert row["feature"] == "example/logmel" and row["tracks"] == 3
-    for column in ("librosa loop s", "genrebench 1 worker s", "bare torch compute s"):
+    ways = ("librosa loop s", "genrebench 1 worker s", "genrebench in-process s")
+    for column in (*ways, "bare torch compute s", "bare decode + torch s"):
         assert row[column] > 0
+    assert row["in-process / bare"] == pytest.approx(
+        row["bare decode + torch s"] / row["genrebench in-process s"]
+    )
     assert row["speed-up 1 worker"] == pytest.approx(
         row["librosa loop s"] / row["genrebench 1 worker s"]
     )
+
+
+def test_each_goal_is_printed_with_its_value_and_whether_it_is_met():
+    rows = [
+        {"feature": "a/logmel", "speed-up 2 workers": 2.5, "in-process / bare": 0.5},
+        {"feature": "b/logmel", "speed-up 2 workers": 1.5},
+    ]
+    assert goal_lines(rows, "features") == [
+        "goal: a/logmel: speed-up 2 workers 2.500 (two workers vs a plain librosa loop); "
+        "goal at least 2.000: met",
+        "goal: a/logmel: in-process / bare 0.500 (in-process extraction vs the bare-torch "
+        "bound); goal at least 0.800: MISSED",
+        "goal: b/logmel: speed-up 2 workers 1.500 (two workers vs a plain librosa loop); "
+        "goal at least 2.000: MISSED",
+    ]
+    [line] = goal_lines([{"experiment": "x/y", "overhead": 0.1}], "overhead")
+    assert line.endswith("goal at most 0.100: met")
+    assert goal_lines([{"tracks": 8000, "peak RSS MiB": 2100.0}], "memory")[0].endswith("MISSED")
 
 
 def test_bench_features_needs_audio(tmp_path, capsys):

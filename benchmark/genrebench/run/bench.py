@@ -48,6 +48,16 @@ from genrebench.specs import ModelSetup
 
 Row = dict[str, Any]
 
+#: The goals of issue 24, by figure: ``(column, "at least" or "at most", value, what)``.
+GOALS = {
+    "features": [
+        ("speed-up 2 workers", "at least", 2.0, "two workers vs a plain librosa loop"),
+        ("in-process / bare", "at least", 0.8, "in-process extraction vs the bare-torch bound"),
+    ],
+    "overhead": [("overhead", "at most", 0.10, "harness time over a bare loop")],
+    "memory": [("peak RSS MiB", "at most", 2048.0, "peak RSS of the run, all processes")],
+}
+
 
 def timed(fn: Callable[[], Any]) -> float:
     started = time.perf_counter()
@@ -65,6 +75,24 @@ def print_table(rows: Sequence[Row]) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def goal_lines(rows: Sequence[Row], what: str) -> list[str]:
+    """One line per row and goal of ``what`` (see :data:`GOALS`): the measured value, the
+    goal and whether it is met."""
+    lines = []
+    for row in rows:
+        label = next(str(v) for v in row.values())  # the row's first column names it
+        for column, way, goal, meaning in GOALS.get(what, []):
+            value = row.get(column)
+            if value is None:
+                continue
+            met = value >= goal if way == "at least" else value <= goal
+            lines.append(
+                f"goal: {label}: {column} {_cell(float(value))} ({meaning}); goal {way} "
+                f"{_cell(goal)}: {'met' if met else 'MISSED'}"
+            )
+    return lines
 
 
 def _cell(value: Any) -> str:
@@ -88,8 +116,10 @@ def bench_features(
     batches and has a librosa reference -- a :class:`~genrebench.frontends.LogMel` or a
     plugin's wrapper of one -- or those named): seconds for a plain ``librosa.load`` +
     librosa loop, for ``extract_all`` without cache through a pool of 1 and of 2 worker
-    processes, and for the bare batched torch compute on already decoded audio.  The four
-    are timed in turn, ``rounds`` times, and each cell is the median.  The pools are started
+    processes and in this process, for the bare batched torch compute on already decoded
+    audio, and for the bare bound: decode and batched compute, nothing else
+    (``in-process / bare`` is that bound's seconds over the in-process path's).  They are
+    timed in turn, ``rounds`` times, and each cell is the median.  The pools are started
     once, before any timing, as a run starts its pool once; the seconds the first worker
     takes to start (interpreter, imports, plugin) are the ``worker start-up s`` column."""
     # lazy: loads librosa, not needed at import time
@@ -131,8 +161,14 @@ def bench_features(
                 "genrebench 2 workers s": lambda spec=spec: extract_all(
                     spec, tracks, no_cache, pool=two
                 ),
+                "genrebench in-process s": lambda spec=spec: extract_all(spec, tracks, no_cache),
                 "bare torch compute s": lambda spec=spec, frontend=frontend, decoded=decoded: (
                     frontend.batch(decoded, spec.sample_rate)
+                ),
+                # The bound the in-process path is held to: decode (soundfile) and the
+                # batched compute, nothing else (no cache, no checks, no scheduling).
+                "bare decode + torch s": lambda spec=spec, frontend=frontend: frontend.batch(
+                    [load_audio(path, spec.sample_rate) for path in files], spec.sample_rate
                 ),
             }
             seconds: dict[str, list[float]] = {way: [] for way in ways}
@@ -150,6 +186,8 @@ def bench_features(
                     "speed-up 1 worker": plain / median["genrebench 1 worker s"],
                     "speed-up 2 workers": plain / median["genrebench 2 workers s"],
                     "speed-up bare": plain / median["bare torch compute s"],
+                    "in-process / bare": median["bare decode + torch s"]
+                    / median["genrebench in-process s"],
                 }
             )
     return rows
@@ -421,7 +459,8 @@ def run_command(args) -> int:
     if args.what == "features":
         if args.data_root is None:
             raise ConfigError("bench features needs --data-root DIR (a folder of audio files)")
-        print_table(bench_features(args.data_root, args.feature or (), args.limit))
+        rows = bench_features(args.data_root, args.feature or (), args.limit)
+        print_table(rows)
     elif args.what == "memory":
         experiment = (args.experiment or ["schindler2016/shallow"])[0]
         rows = bench_memory(args.tracks, experiment, work_dir)
@@ -434,10 +473,14 @@ def run_command(args) -> int:
             )
     elif args.what == "executors":
         experiments = args.experiment or ["schindler2016/shallow", "schindler2016/deep"]
-        print_table(bench_executors(experiments, args.seeds, (1, 2), work_dir))
+        rows = bench_executors(experiments, args.seeds, (1, 2), work_dir)
+        print_table(rows)
     else:
         experiments = args.experiment or ["reference/logreg", "schindler2016/shallow"]
-        print_table(bench_overhead(experiments, work_dir))
+        rows = bench_overhead(experiments, work_dir)
+        print_table(rows)
+    for line in goal_lines(rows, args.what):
+        print(line)
     print(f"(work folder: {work_dir})")
     return 0
 
