@@ -34,6 +34,13 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
     p.add_argument("--seeds", type=common.positive_int, default=4, help="seeds per experiment")
+    p.add_argument(
+        "--dataset",
+        default="synthetic-genres",
+        metavar="NAME",
+        help="embedded data set for overhead (default synthetic-genres; "
+        "synthetic-genres-multilabel for multi-label experiments)",
+    )
     p.add_argument("--work-dir", type=Path, metavar="DIR", help="default: a new temp folder")
     p.set_defaults(handler=command)
 

@@ -345,8 +345,13 @@ def _cli(args: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------- overhead
-def bench_overhead(experiments: Sequence[str], work_dir: Path, rounds: int = 3) -> list[Row]:
-    """For each experiment on the embedded ``synthetic-genres`` set, quick profile, no
+def bench_overhead(
+    experiments: Sequence[str],
+    work_dir: Path,
+    rounds: int = 3,
+    dataset: str = "synthetic-genres",
+) -> list[Row]:
+    """For each experiment on the embedded ``dataset``, quick profile, no
     feature cache: the harness's job time against a bare loop that decodes, extracts,
     cuts, trains and predicts with the same functions and nothing else, timed in turn
     ``rounds`` times (medians; each harness round writes to a fresh folder, so nothing is
@@ -363,7 +368,7 @@ def bench_overhead(experiments: Sequence[str], work_dir: Path, rounds: int = 3) 
             def runner_for(folder: str, name=name):
                 options = RunOptions(
                     experiments=[name],
-                    datasets=["synthetic-genres"],
+                    datasets=[dataset],
                     out=work_dir / folder,
                     cache_dir=None,
                 )
@@ -477,7 +482,7 @@ def run_command(args) -> int:
         print_table(rows)
     else:
         experiments = args.experiment or ["reference/logreg", "schindler2016/shallow"]
-        rows = bench_overhead(experiments, work_dir)
+        rows = bench_overhead(experiments, work_dir, dataset=args.dataset)
         print_table(rows)
     for line in goal_lines(rows, args.what):
         print(line)
