@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -154,3 +156,14 @@ def test_missing_data_root_shows_the_expected_layout(tmp_path, capsys):
     args[-1] = str(tmp_path / "wrong")
     assert main(args) == 2
     assert "notes.txt" in capsys.readouterr().err  # and what it found instead
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly():
+    """``genrebench list | head -1``: the pipe closes before the listing is written; the
+    command ends with 141 (as a shell reports SIGPIPE) and no traceback."""
+    command = [sys.executable, "-m", "genrebench.cli", "list"]
+    listing = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listing.stdout.close()  # the reader is gone before the first line
+    _, stderr = listing.communicate(timeout=120)
+    assert listing.returncode == 141, stderr.decode()
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()

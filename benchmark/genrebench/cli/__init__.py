@@ -54,7 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if strict_plugins(args):
             refuse_failures(registry)
         with catching_interrupts():
-            return args.handler(registry, args)
+            status = args.handler(registry, args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (genrebench list | head): not an error of the command.
+        # Python would fail again flushing stdout at exit, so it goes nowhere from now on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a command ended by SIGPIPE
     except GenrebenchError as exc:
         print(f"genrebench: error: {exc}", file=sys.stderr)
         return exc.exit_code
