@@ -55,7 +55,9 @@ GOALS = {
         ("in-process / bare", "at least", 0.8, "in-process extraction vs the bare-torch bound"),
     ],
     "overhead": [("overhead", "at most", 0.10, "harness time over a bare loop")],
-    "memory": [("peak RSS MiB", "at most", 2048.0, "peak RSS of the run, all processes")],
+    "memory": [
+        ("peak RSS MiB", "at most", 2048.0, "peak RSS of the job's process, workers not counted")
+    ],
 }
 
 
@@ -119,9 +121,9 @@ def bench_features(
     processes and in this process, and for the bare batched torch compute on already
     decoded audio, the bound (``in-process / bare``: its seconds over the in-process
     path's, decoding included there).  They are timed in turn, ``rounds`` times, and each
-    cell is the median.  The pools are started
-    once, before any timing, as a run starts its pool once; the seconds the first worker
-    takes to start (interpreter, imports, plugin) are the ``worker start-up s`` column."""
+    cell is the median.  The pools are started once, before any timing, as a run starts
+    its pool once; the seconds the first worker takes to start (interpreter, imports,
+    plugin) are the ``worker start-up s`` column."""
     # lazy: loads librosa, not needed at import time
     import librosa
 
@@ -181,9 +183,8 @@ def bench_features(
                     "speed-up 1 worker": plain / median["genrebench 1 worker s"],
                     "speed-up 2 workers": plain / median["genrebench 2 workers s"],
                     "speed-up bare": plain / median["bare torch compute s"],
-                    # The bound excludes decoding, which the in-process path overlaps
-                    # with the compute; decode then compute, one after the other, was
-                    # slower than the in-process path and bounds nothing.
+                    # The bound leaves decoding out: the in-process path overlaps it
+                    # with the compute, so decode-then-compute would bound nothing.
                     "in-process / bare": median["bare torch compute s"]
                     / median["genrebench in-process s"],
                 }
@@ -463,25 +464,21 @@ def run_command(args) -> int:
         if args.data_root is None:
             raise ConfigError("bench features needs --data-root DIR (a folder of audio files)")
         rows = bench_features(args.data_root, args.feature or (), args.limit)
-        print_table(rows)
     elif args.what == "memory":
         experiment = (args.experiment or ["schindler2016/shallow"])[0]
         rows = bench_memory(args.tracks, experiment, work_dir)
-        print_table(rows)
-        if len(rows) > 1:
-            per_1000, at_8000 = memory_slope(rows)
-            print(
-                f"slope {per_1000:.1f} MiB per 1,000 tracks; "
-                f"extrapolated to 8,000: {at_8000:.0f} MiB"
-            )
     elif args.what == "executors":
         experiments = args.experiment or ["schindler2016/shallow", "schindler2016/deep"]
         rows = bench_executors(experiments, args.seeds, (1, 2), work_dir)
-        print_table(rows)
     else:
         experiments = args.experiment or ["reference/logreg", "schindler2016/shallow"]
         rows = bench_overhead(experiments, work_dir, dataset=args.dataset)
-        print_table(rows)
+    print_table(rows)
+    if args.what == "memory" and len(rows) > 1:
+        per_1000, at_8000 = memory_slope(rows)
+        print(
+            f"slope {per_1000:.1f} MiB per 1,000 tracks; extrapolated to 8,000: {at_8000:.0f} MiB"
+        )
     for line in goal_lines(rows, args.what):
         print(line)
     print(f"(work folder: {work_dir})")
