@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from genrebench.cli import main
+from genrebench.features.workers import SINGLE_THREAD_ENV
 
 distributed = pytest.importorskip("distributed")
 
@@ -67,9 +68,7 @@ class Cluster:
         self.folder = folder
         self.file = folder / "scheduler.json"
         self.processes: list[subprocess.Popen] = []
-        self.scheduler = self._start(
-            "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"
-        )
+        self._start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard")
         deadline = time.monotonic() + START_SECONDS
         while not self.file.is_file() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -84,8 +83,7 @@ class Cluster:
             [sys.executable, "-m", "dask", command, *args, "--scheduler-file", str(self.file)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            # single-threaded maths, as genrebench's own workers
-            env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+            env={**os.environ, **SINGLE_THREAD_ENV},  # as genrebench's own workers
         )
         log.close()
         self.processes.append(process)
@@ -117,7 +115,7 @@ def cluster(tmp_path):
 
 
 def scores(out: Path) -> pd.DataFrame:
-    """The leaderboard less what differs between any two runs (times, paths)."""
+    """The leaderboard less its timing columns, which differ between any two runs."""
     board = pd.read_csv(out / "leaderboard.csv")
     timing = [c for c in board.columns if re.search(r"seconds|_ms|wall|memory", c)]
     return board.drop(columns=timing).reset_index(drop=True)
