@@ -14,23 +14,44 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     """The ``bench`` command's parser."""
     p = add(
         "bench",
-        help="measure feature speed, memory, executor scaling and harness overhead",
+        help="measure feature speed, memory, executor scaling, overhead and runs at scale",
         description=(
             "features: log-mel extraction vs a plain librosa loop on --data-root; memory: "
             "peak RSS at --tracks generated 30 s tracks; executors: 1 vs 2 Dask workers; "
-            "overhead: harness vs a bare script"
+            "overhead: harness vs a bare script; scale: whole runs on an FMA-small-shaped "
+            "data set generated into --data-dir (peak memory of all processes, seconds per "
+            "stage, resume after SIGKILL)"
         ),
     )
-    p.add_argument("what", choices=("features", "memory", "executors", "overhead"))
+    p.add_argument("what", choices=("features", "memory", "executors", "overhead", "scale"))
     p.add_argument("--data-root", type=Path, metavar="DIR", help="audio files (features)")
     p.add_argument("--feature", action="append", metavar="NAME", help="feature (repeatable)")
     p.add_argument("--limit", type=common.positive_int, metavar="N", help="use the first N files")
     p.add_argument(
         "--tracks",
         type=lambda text: [common.positive_int(v) for v in text.split(",")],
-        default=[250, 500, 1000, 2000],
+        default=None,
         metavar="N,N,...",
-        help="track counts for memory (default 250,500,1000,2000)",
+        help="track counts for memory (default 250,500,1000,2000) and scale "
+        "(default 1000,2000,4000,8000)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="scale: where the FMA-small-shaped data set is generated once (about 1.5 GB "
+        "for 8,000 clips) and reused",
+    )
+    p.add_argument(
+        "--jobs", type=common.positive_int, default=2, help="scale: extraction workers (default 2)"
+    )
+    p.add_argument(
+        "--kill-at",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[0.3, 0.75],
+        metavar="F,F,...",
+        help="scale: SIGKILL the resumed run at these fractions of the uninterrupted run's "
+        "wall time (default 0.3,0.75)",
     )
     p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
     p.add_argument("--seeds", type=common.positive_int, default=4, help="seeds per experiment")

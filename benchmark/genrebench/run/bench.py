@@ -40,7 +40,7 @@ from genrebench.features.extract import extract_all
 from genrebench.features.segments import cut
 from genrebench.features.workers import ExtractionPool
 from genrebench.registry.loading import load_plugins
-from genrebench.run import session
+from genrebench.run import scale, session
 from genrebench.run.planning import RunOptions, plan
 from genrebench.run.runner import Runner
 from genrebench.run.stages import limit_split, seed_everything
@@ -57,6 +57,15 @@ GOALS = {
     "overhead": [("overhead", "at most", 0.10, "harness time over a bare loop")],
     "memory": [
         ("peak RSS MiB", "at most", 2048.0, "peak RSS of the job's process, workers not counted")
+    ],
+    "scale": [
+        ("peak PSS MiB", "at most", 2048.0, "memory of the whole run: PSS of all its processes"),
+        (
+            "peak RSS sum MiB",
+            "at most",
+            2048.0,
+            "RSS of all its processes, shared pages counted once per process: an upper bound",
+        ),
     ],
 }
 
@@ -448,6 +457,29 @@ def _bare_job(runner, job) -> None:
 
 
 # --------------------------------------------------------------------------- command line
+def _scale_command(args, work_dir: Path) -> int:
+    if args.data_dir is None:
+        raise ConfigError(
+            "bench scale needs --data-dir DIR: where the FMA-small-shaped data set is "
+            "generated (outside the repository; about 1.5 GB for 8,000 clips)"
+        )
+    tables = scale.bench_scale(
+        args.data_dir,
+        args.tracks or [1000, 2000, 4000, 8000],
+        args.experiment or ["reference/logreg", "schindler2016/shallow"],
+        work_dir,
+        jobs=args.jobs,
+        kill_at=args.kill_at,
+    )
+    for name, rows in tables.items():
+        print(f"\n{name}:")
+        print_table(rows)
+    for line in goal_lines(tables["runs"][-1:], "scale") + scale.growth_goal(tables["growth"]):
+        print(line)
+    print(f"(work folder: {work_dir})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "_memory_child":
@@ -466,7 +498,9 @@ def run_command(args) -> int:
         rows = bench_features(args.data_root, args.feature or (), args.limit)
     elif args.what == "memory":
         experiment = (args.experiment or ["schindler2016/shallow"])[0]
-        rows = bench_memory(args.tracks, experiment, work_dir)
+        rows = bench_memory(args.tracks or [250, 500, 1000, 2000], experiment, work_dir)
+    elif args.what == "scale":
+        return _scale_command(args, work_dir)
     elif args.what == "executors":
         experiments = args.experiment or ["schindler2016/shallow", "schindler2016/deep"]
         rows = bench_executors(experiments, args.seeds, (1, 2), work_dir)

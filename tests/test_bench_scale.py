@@ -1,0 +1,104 @@
+"""``genrebench bench scale`` on a tiny FMA-shaped set: the generated set reads as fma-small,
+the memory of a process tree is summed over its processes, a SIGKILL takes the whole tree,
+and a killed run resumes to the uninterrupted run's scores (the figures themselves are
+measured by hand, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from genrebench.errors import ConfigError
+from genrebench.registry.loading import load_plugins
+from genrebench.run import scale
+
+
+def test_the_generated_set_reads_as_fma_small_balanced_and_split_80_10_10(tmp_path):
+    assert scale.generate(tmp_path, 160, seconds=0.5) == 160
+    assert scale.generate(tmp_path, 160, seconds=0.5) == 0  # kept, not rewritten
+    dataset = load_plugins().get("datasets", "fma-small").load(scale.subset(tmp_path, 80), {})
+    assert len(dataset.tracks) == 80 and len(dataset.classes) == scale.N_GENRES
+    labels = [t.labels[0] for t in dataset.tracks]
+    assert all(labels.count(g) == 10 for g in dataset.classes)
+    split = dataset.fixed_splits["official"]
+    assert [len(split[p]) for p in ("train", "valid", "test")] == [64, 8, 8]
+    with pytest.raises(ConfigError, match="generated with"):
+        scale.generate(tmp_path, 160, seconds=1.0)  # other clips would not match these
+
+
+CHILD_HOLDS_200_MIB = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import numpy, time; a = numpy.ones(200 * 2**20 // 8); time.sleep(60)"])
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_is_measured_over_all_its_processes_and_killed_with_all_of_them(tmp_path):
+    log = tmp_path / "log"
+    started = time.perf_counter()
+    row = scale.run_once([sys.executable, "-c", CHILD_HOLDS_200_MIB], log, kill_after=4.0)
+    assert row["killed"] and row["exit"] == -9 and time.perf_counter() - started < 30
+    assert row["processes"] == 2
+    assert row["peak PSS MiB"] > 200 > row["main process PSS MiB"]
+    assert row["peak RSS sum MiB"] >= row["peak PSS MiB"]
+    grandchild = int(log.read_text().split()[0])
+    for _ in range(50):  # the kill reached the grandchild too
+        if not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie":
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"process {grandchild} outlived the SIGKILL of its group")
+
+
+def test_memory_growth_per_size_and_its_goal():
+    rows = [{"tracks": n, "peak PSS MiB": 1000 + 0.1 * n} for n in (1000, 2000, 4000, 8000)]
+    assert [g["MiB per 1,000 tracks"] for g in scale.growth(rows)] == [100.0, 100.0, 100.0]
+    [line] = scale.growth_goal(scale.growth(rows))
+    assert line.endswith(": met")
+    rows[-1]["peak PSS MiB"] += 1000  # the last step grows 3.5x faster than the first
+    assert scale.growth_goal(scale.growth(rows))[0].endswith(": MISSED")
+
+
+def test_a_killed_run_resumes_without_redoing_finished_jobs_to_the_same_scores(tmp_path):
+    tables = scale.bench_scale(
+        tmp_path / "data",
+        [80],
+        ["reference/logreg"],
+        tmp_path / "work",
+        jobs=1,
+        kill_at=(0.6,),
+        seconds=1.0,
+    )
+    [run] = tables["runs"]
+    assert run["exit"] == 0 and run["peak PSS MiB"] > 0
+    [stage] = [s for s in tables["stages"] if s["run"] == "uninterrupted"]
+    assert stage["experiment"] == "reference/logreg" and stage["train/valid/test"] == "64/8/8"
+    assert stage["extracted"] == 80 and stage["cache hits"] == 0
+    [resumed] = [s for s in tables["stages"] if s["run"] == "resumed"]
+    assert resumed["accuracy"] == stage["accuracy"]
+    killed, finished, uninterrupted, same = tables["resume"]
+    assert killed["run"] == "attempt 1 (SIGKILL)" and killed["exit"] == -9
+    assert finished["exit"] == 0 and finished["finished jobs"] == 1
+    assert finished["finished earlier, redone"] == 0
+    assert uninterrupted["finished jobs"] == 1
+    assert same == {"run": "same scores as uninterrupted", "wall s": None, "finished jobs": True}
+
+
+def test_bench_scale_needs_a_data_dir(capsys):
+    from genrebench.cli import main
+
+    assert main(["bench", "scale"]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+
+
+def test_the_run_command_line_is_a_genrebench_run_on_fma_small(tmp_path):
+    command = scale.run_command_line(tmp_path, ["a/b"], tmp_path / "o", tmp_path / "c", "quick", 2)
+    assert command[1:4] == ["-m", "genrebench.cli", "run"]
+    assert "fma-small" in command and command[-1] == "a/b"
+    subprocess.run([*command[:4], "--help"], check=True, capture_output=True)
