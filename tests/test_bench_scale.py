@@ -15,6 +15,7 @@ import pytest
 from genrebench.errors import ConfigError
 from genrebench.registry.loading import load_plugins
 from genrebench.run import scale
+from genrebench.run.bench import goal_lines
 
 
 def test_the_generated_set_reads_as_fma_small_balanced_and_split_80_10_10(tmp_path):
@@ -63,6 +64,11 @@ def test_memory_growth_per_size_and_its_goal():
     assert line.endswith(": met")
     rows[-1]["peak PSS MiB"] += 1000  # the last step grows 3.5x faster than the first
     assert scale.growth_goal(scale.growth(rows))[0].endswith(": MISSED")
+    pss, rss = goal_lines(
+        [{"tracks": 8000, "peak PSS MiB": 1900.0, "peak RSS sum MiB": 2500.0}], "scale"
+    )
+    assert pss.startswith("goal: 8000: peak PSS MiB 1900") and pss.endswith(": met")
+    assert rss.startswith("goal: 8000: peak RSS sum MiB 2500") and rss.endswith(": MISSED")
 
 
 def test_a_killed_run_resumes_without_redoing_finished_jobs_to_the_same_scores(tmp_path):
@@ -77,6 +83,7 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs_to_the_same_scores(t
     )
     [run] = tables["runs"]
     assert run["exit"] == 0 and run["peak PSS MiB"] > 0
+    assert 0 < run["outside jobs s"] < run["wall s"]
     [stage] = [s for s in tables["stages"] if s["run"] == "uninterrupted"]
     assert stage["experiment"] == "reference/logreg" and stage["train/valid/test"] == "64/8/8"
     assert stage["extracted"] == 80 and stage["cache hits"] == 0
@@ -102,3 +109,32 @@ def test_the_run_command_line_is_a_genrebench_run_on_fma_small(tmp_path):
     assert command[1:4] == ["-m", "genrebench.cli", "run"]
     assert "fma-small" in command and command[-1] == "a/b"
     subprocess.run([*command[:4], "--help"], check=True, capture_output=True)
+
+
+def test_an_attempt_is_killed_a_few_seconds_after_one_more_job_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(scale, "SECONDS_AFTER_A_JOB", 0.0)
+    earlier = tmp_path / "a" / "seed-0"
+    earlier.mkdir(parents=True)
+    (earlier / "metrics.json").write_text("{}")
+    due = scale._after_one_more_job(tmp_path, finished=1)
+    assert not due()  # the job of an earlier attempt does not count
+    (tmp_path / "a" / "seed-ensemble").mkdir()
+    (tmp_path / "a" / "seed-ensemble" / "metrics.json").write_text("{}")
+    assert not due()  # nor does a seed ensemble
+    (tmp_path / "b" / "seed-0").mkdir(parents=True)
+    (tmp_path / "b" / "seed-0" / "metrics.json").write_text("{}")
+    assert due()
+    row = scale.run_once([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "l",
+                         kill_when=lambda: True)  # fmt: skip
+    assert row["killed"] and row["exit"] == -9
+
+
+def test_kill_points_are_fractions_or_job(capsys):
+    from genrebench.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "scale", "--kill-at", "0.25,job,0.9"])
+    assert args.kill_at == [0.25, scale.AFTER_A_JOB, 0.9]
+    assert build_parser().parse_args(["bench", "scale"]).kill_at == [0.3, scale.AFTER_A_JOB]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "scale", "--kill-at", "half"])
+    assert "'half' is neither a fraction nor 'job'" in capsys.readouterr().err

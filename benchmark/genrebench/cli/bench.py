@@ -47,11 +47,12 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--kill-at",
-        type=lambda text: [float(v) for v in text.split(",")],
-        default=[0.3, 0.75],
-        metavar="F,F,...",
-        help="scale: SIGKILL the resumed run at these fractions of the uninterrupted run's "
-        "wall time (default 0.3,0.75)",
+        type=_kill_points,
+        default=[0.3, "job"],
+        metavar="WHEN,...",
+        help="scale: SIGKILL the resumed run at each point, a fraction of the uninterrupted "
+        "run's wall time or 'job' (5 s after one more job has finished), restarting it each "
+        "time (default 0.3,job)",
     )
     p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
     p.add_argument("--seeds", type=common.positive_int, default=4, help="seeds per experiment")
@@ -64,6 +65,19 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--work-dir", type=Path, metavar="DIR", help="default: a new temp folder")
     p.set_defaults(handler=command)
+
+
+def _kill_points(text: str) -> list[float | str]:
+    points: list[float | str] = []
+    for value in text.split(","):
+        if value == "job":  # genrebench.run.scale.AFTER_A_JOB (not imported: heavy)
+            points.append(value)
+            continue
+        try:
+            points.append(float(value))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is neither a fraction nor 'job'") from None
+    return points
 
 
 def command(registry: Registry, args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
 from multiprocessing import get_context
@@ -51,6 +51,11 @@ SPLIT_OF_DECILE = ("training",) * 8 + ("validation", "test")
 FORMAT = "mp3"  # as FMA ships it; FLAC where libsndfile cannot encode MP3
 #: The first track id (FMA's own ids start at 2 and are sparse; these are dense).
 FIRST_ID = 2
+
+#: A ``--kill-at`` entry that kills the attempt a few seconds after one more job has
+#: finished (so that the next attempt has a finished job it must not redo).
+AFTER_A_JOB = "job"
+SECONDS_AFTER_A_JOB = 5.0
 
 
 def genres() -> tuple[str, ...]:
@@ -233,23 +238,31 @@ def run_command_line(
     ]  # fmt: skip
 
 
-def run_once(command: list[str], log: Path, kill_after: float | None = None) -> Row:
+def run_once(
+    command: list[str],
+    log: Path,
+    kill_after: float | None = None,
+    kill_when: Callable[[], bool] | None = None,
+) -> Row:
     """Run ``command`` (a ``genrebench run``) in its own process group, SIGKILLed with all
-    its processes after ``kill_after`` seconds if given; its wall seconds, exit status and
-    the peak memory of its process tree."""
+    its processes after ``kill_after`` seconds, or once ``kill_when()`` is true (checked
+    every 0.5 s), if given; its wall seconds, exit status and the peak memory of its
+    process tree."""
     started = time.perf_counter()
+    killed = False
     with open(log, "a") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         with TreeMemory(process.pid) as memory:
-            try:
-                rc = process.wait(timeout=kill_after)
-                killed = False
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)  # the run and its workers, at once
-                rc = process.wait()
-                killed = True
+            while process.poll() is None:
+                late = kill_after is not None and time.perf_counter() - started >= kill_after
+                if late or (kill_when is not None and kill_when()):
+                    os.killpg(process.pid, signal.SIGKILL)  # the run and its workers, at once
+                    killed = True
+                    break
+                time.sleep(0.5 if kill_after is None else min(0.5, kill_after / 10))
+            rc = process.wait()
     return {
         "wall s": round(time.perf_counter() - started, 1),
         "exit": rc,
@@ -334,13 +347,13 @@ def bench_scale(
     work_dir: Path,
     profile: str = "quick",
     jobs: int = 2,
-    kill_at: Sequence[float] = (0.3, 0.75),
+    kill_at: Sequence[float | str] = (0.3, AFTER_A_JOB),
     seconds: float = SECONDS,
 ) -> dict[str, list[Row]]:
     """Generate the data set (once) and run ``experiments`` on each size, each run with an
-    empty feature cache and output folder; then, at the largest size, a run SIGKILLed at
-    each fraction ``kill_at`` of the uninterrupted run's wall time and resumed, compared
-    with the uninterrupted run.  Returns the tables: ``runs``, ``stages``, ``growth``,
+    empty feature cache and output folder; then, at the largest size, a run SIGKILLed as
+    ``kill_at`` says (see :func:`bench_resume`) and resumed, compared with the
+    uninterrupted run.  Returns the tables: ``runs``, ``stages``, ``growth``,
     ``resume``."""
     sizes = sorted(set(sizes))
     if not experiments:
@@ -357,8 +370,17 @@ def bench_scale(
         if row["exit"] != 0:
             raise RuntimeError(f"bench scale: the run on {size} tracks failed; see {log}")
         (work_dir / f"run-{size}.json").write_text(json.dumps(row))
-        runs.append({"tracks": size, **{k: v for k, v in row.items() if k != "killed"}})
-        stages += stage_rows(out, size)
+        jobs_of_run = stage_rows(out, size)
+        in_jobs = sum(job["job s"] for job in jobs_of_run)
+        runs.append(
+            {
+                "tracks": size,
+                **{k: v for k, v in row.items() if k != "killed"},
+                # interpreter start-up, loading the data set, planning, the leaderboard
+                "outside jobs s": round(row["wall s"] - in_jobs, 1),
+            }
+        )
+        stages += jobs_of_run
     resume = bench_resume(
         data_dir, max(sizes), experiments, work_dir, profile, jobs, kill_at, runs[-1]["wall s"]
     )
@@ -384,21 +406,26 @@ def bench_resume(
     work_dir: Path,
     profile: str,
     jobs: int,
-    kill_at: Sequence[float],
+    kill_at: Sequence[float | str],
     uninterrupted: float,
 ) -> list[Row]:
-    """A run on ``size`` tracks killed (SIGKILL, all its processes) at each fraction of the
-    uninterrupted run's wall time, then resumed until it finishes.  Each row says how long
-    the attempt ran, which jobs had finished and whether a job finished earlier was
-    written again (it must not be)."""
+    """A run on ``size`` tracks killed (SIGKILL, all its processes) once per entry of
+    ``kill_at`` -- a fraction of the uninterrupted run's wall time since the first start,
+    or :data:`AFTER_A_JOB` -- and started again each time, until it finishes.  Each row
+    says how long the attempt ran, how many jobs had finished and whether a job that had
+    finished in an earlier attempt was written again (it must not be)."""
     out, cache = work_dir / "resumed", work_dir / "cache-resumed"
     _fresh(out, cache)
     command = run_command_line(subset(data_dir, size), experiments, out, cache, profile, jobs)
     rows, finished = [], {}
     elapsed = 0.0
-    for attempt, fraction in enumerate([*kill_at, None], 1):
-        kill_after = None if fraction is None else max(fraction * uninterrupted - elapsed, 1.0)
-        row = run_once(command, work_dir / "resumed.log", kill_after)
+    for attempt, when in enumerate([*kill_at, None], 1):
+        kill_after = kill_when = None
+        if when == AFTER_A_JOB:
+            kill_when = _after_one_more_job(out, len(finished))
+        elif when is not None:
+            kill_after = max(float(when) * uninterrupted - elapsed, 1.0)
+        row = run_once(command, work_dir / "resumed.log", kill_after, kill_when)
         elapsed += row["wall s"]
         now = finished_jobs(out)
         rewritten = [job for job, mtime in finished.items() if now.get(job) != mtime]
@@ -414,6 +441,19 @@ def bench_resume(
         )
         finished = now
     return rows
+
+
+def _after_one_more_job(out: Path, finished: int) -> Callable[[], bool]:
+    """True from :data:`SECONDS_AFTER_A_JOB` after more than ``finished`` jobs under
+    ``out`` have finished."""
+    seen: list[float] = []
+
+    def due() -> bool:
+        if not seen and len(finished_jobs(out)) > finished:
+            seen.append(time.perf_counter())
+        return bool(seen) and time.perf_counter() - seen[0] >= SECONDS_AFTER_A_JOB
+
+    return due
 
 
 def _fresh(*folders: Path) -> None:
