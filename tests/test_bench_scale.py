@@ -138,3 +138,26 @@ def test_kill_points_are_fractions_or_job(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "scale", "--kill-at", "half"])
     assert "'half' is neither a fraction nor 'job'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- bench gpu
+def test_bench_gpu_measures_log_mel_and_an_epoch_on_each_device(tmp_path):
+    from genrebench.run import gpu
+
+    rows = gpu.bench_logmel("example/logmel", tracks=2, rounds=1)
+    assert [r["device"] for r in rows] == gpu.devices()
+    cpu = rows[0]
+    assert cpu["x real time"] == pytest.approx(2 * 30.0 / cpu["seconds"], rel=0.01)
+    [epoch] = gpu.bench_epochs(["example/centroid"], tmp_path, profile="quick")
+    assert epoch["experiment"] == "example/centroid (quick, 1 epoch)" and epoch["cpu s"] >= 0
+    if "cuda" not in gpu.devices():
+        assert epoch["cuda s"] == "no CUDA device" and epoch["cpu / cuda"] is None
+        assert gpu.goal_text(rows) == [
+            "goal: log-mel on CUDA at least 4000 x real time: not measured (no CUDA device)"
+        ]
+    [line] = gpu.goal_text([{"feature": "a/logmel", "device": "cuda", "x real time": 5000.0}])
+    assert line.startswith("goal: a/logmel: x real time 5000") and line.endswith(": met")
+    with pytest.raises(ConfigError, match="torch front end"):
+        gpu.bench_logmel("example/band-energies", tracks=1)
+    with pytest.raises(ConfigError, match="no profile 'nope'"):
+        gpu.bench_epochs(["example/centroid"], tmp_path, profile="nope")

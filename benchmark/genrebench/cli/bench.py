@@ -20,10 +20,11 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
             "peak RSS at --tracks generated 30 s tracks; executors: 1 vs 2 Dask workers; "
             "overhead: harness vs a bare script; scale: whole runs on an FMA-small-shaped "
             "data set generated into --data-dir (peak memory of all processes, seconds per "
-            "stage, resume after SIGKILL)"
+            "stage, resume after SIGKILL); gpu: log-mel throughput and one training epoch on "
+            "the CPU and on CUDA when present"
         ),
     )
-    p.add_argument("what", choices=("features", "memory", "executors", "overhead", "scale"))
+    p.add_argument("what", choices=("features", "memory", "executors", "overhead", "scale", "gpu"))
     p.add_argument("--data-root", type=Path, metavar="DIR", help="audio files (features)")
     p.add_argument("--feature", action="append", metavar="NAME", help="feature (repeatable)")
     p.add_argument("--limit", type=common.positive_int, metavar="N", help="use the first N files")
@@ -55,6 +56,12 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
         "time (default 0.3,job)",
     )
     p.add_argument("--experiment", action="append", metavar="NAME", help="(repeatable)")
+    p.add_argument(
+        "--profile",
+        default="paper",
+        help="gpu: the training budget whose epoch is timed (default paper: the papers' "
+        "networks; one epoch, no track caps)",
+    )
     p.add_argument("--seeds", type=common.positive_int, default=4, help="seeds per experiment")
     p.add_argument(
         "--dataset",

@@ -58,6 +58,7 @@ GOALS = {
     "memory": [
         ("peak RSS MiB", "at most", 2048.0, "peak RSS of the job's process, workers not counted")
     ],
+    "gpu": [("x real time", "at least", 4000.0, "log-mel on CUDA: EVAR's GPU embedding rate")],
     "scale": [
         ("peak PSS MiB", "at most", 2048.0, "memory of the whole run: PSS of all its processes"),
         (
@@ -457,6 +458,22 @@ def _bare_job(runner, job) -> None:
 
 
 # --------------------------------------------------------------------------- command line
+def _gpu_command(args, work_dir: Path) -> int:
+    from genrebench.run import gpu  # here, not at the top: gpu imports this module
+
+    rows = []
+    for feature in args.feature or ["schindler2016/logmel-80"]:
+        rows += gpu.bench_logmel(feature, tracks=(args.tracks or [64])[0])
+    print_table(rows)
+    for line in gpu.goal_text(rows):
+        print(line)
+    experiments = args.experiment or ["schindler2016/shallow", "pocelli2024/unet"]
+    print()
+    print_table(gpu.bench_epochs(experiments, work_dir, profile=args.profile))
+    print(f"(work folder: {work_dir})")
+    return 0
+
+
 def _scale_command(args, work_dir: Path) -> int:
     if args.data_dir is None:
         raise ConfigError(
@@ -501,6 +518,8 @@ def run_command(args) -> int:
         rows = bench_memory(args.tracks or [250, 500, 1000, 2000], experiment, work_dir)
     elif args.what == "scale":
         return _scale_command(args, work_dir)
+    elif args.what == "gpu":
+        return _gpu_command(args, work_dir)
     elif args.what == "executors":
         experiments = args.experiment or ["schindler2016/shallow", "schindler2016/deep"]
         rows = bench_executors(experiments, args.seeds, (1, 2), work_dir)
