@@ -69,7 +69,7 @@ def test_bench_overhead_times_a_fresh_harness_job_against_the_bare_loop(tmp_path
     from genrebench.run.bench import bench_overhead
 
     [row] = bench_overhead(["reference/logreg"], tmp_path, rounds=1)
-    assert row["experiment"] == "reference/logreg"
+    assert row["experiment"] == "reference/logreg" and row["jobs"] == 1
     assert row["bare s"] > 0 and row["harness s"] > 0 and row["worker start-up s"] > 0
     assert row["overhead"] == pytest.approx((row["harness s"] - row["bare s"]) / row["harness s"])
     # the harness round ran the job in its own folder: a finished result, not a reused one

@@ -15,7 +15,7 @@ import pytest
 from genrebench.errors import ConfigError
 from genrebench.registry.loading import load_plugins
 from genrebench.run import scale
-from genrebench.run.bench import goal_lines
+from genrebench.run.bench import goal_lines, gpu_goal_lines
 
 
 def test_the_generated_set_reads_as_fma_small_balanced_and_split_80_10_10(tmp_path):
@@ -152,10 +152,10 @@ def test_bench_gpu_measures_log_mel_and_an_epoch_on_each_device(tmp_path):
     assert epoch["experiment"] == "example/centroid (quick, 1 epoch)" and epoch["cpu s"] >= 0
     if "cuda" not in gpu.devices():
         assert epoch["cuda s"] == "no CUDA device" and epoch["cpu / cuda"] is None
-        assert gpu.goal_text(rows) == [
+        assert gpu_goal_lines(rows) == [
             "goal: log-mel on CUDA at least 4000 x real time: not measured (no CUDA device)"
         ]
-    [line] = gpu.goal_text([{"feature": "a/logmel", "device": "cuda", "x real time": 5000.0}])
+    [line] = gpu_goal_lines([{"feature": "a/logmel", "device": "cuda", "x real time": 5000.0}])
     assert line.startswith("goal: a/logmel: x real time 5000") and line.endswith(": met")
     with pytest.raises(ConfigError, match="torch front end"):
         gpu.bench_logmel("example/band-energies", tracks=1)

@@ -44,7 +44,10 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
         "for 8,000 clips) and reused",
     )
     p.add_argument(
-        "--jobs", type=common.positive_int, default=2, help="scale: extraction workers (default 2)"
+        "--jobs",
+        type=common.positive_int,
+        help="extraction workers of the harness: overhead (default 1, the run's default) "
+        "and scale (default 2)",
     )
     p.add_argument(
         "--kill-at",

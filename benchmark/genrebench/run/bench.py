@@ -40,7 +40,7 @@ from genrebench.features.extract import extract_all
 from genrebench.features.segments import cut
 from genrebench.features.workers import ExtractionPool
 from genrebench.registry.loading import load_plugins
-from genrebench.run import scale, session
+from genrebench.run import gpu, scale, session
 from genrebench.run.planning import RunOptions, plan
 from genrebench.run.runner import Runner
 from genrebench.run.stages import limit_split, seed_everything
@@ -359,6 +359,7 @@ def bench_overhead(
     work_dir: Path,
     rounds: int = 3,
     dataset: str = "synthetic-genres",
+    jobs: int = 1,
 ) -> list[Row]:
     """For each experiment on the embedded ``dataset``, quick profile, no
     feature cache: the harness's job time against a bare loop that decodes, extracts,
@@ -366,12 +367,13 @@ def bench_overhead(
     ``rounds`` times (medians; each harness round writes to a fresh folder, so nothing is
     reused).  The harness's extraction worker is started once before the timing, as a run
     starts its pool once for all its jobs; its start-up is the ``worker start-up s``
-    column, a cost per run, not per job."""
+    column, a cost per run, not per job.  ``jobs`` is the pool's size (``--jobs``: 1, the
+    run's default; a pool grows to its size while the machine has a core to spare)."""
 
     registry = load_plugins()
     rows = []
     startup = None
-    with ExtractionPool(1, registry) as pool:
+    with ExtractionPool(jobs, registry) as pool:
         for name in experiments:
 
             def runner_for(folder: str, name=name):
@@ -408,6 +410,7 @@ def bench_overhead(
             rows.append(
                 {
                     "experiment": name,
+                    "jobs": jobs,
                     "bare s": bare,
                     "harness s": harness,
                     "overhead": (harness - bare) / harness,
@@ -458,14 +461,20 @@ def _bare_job(runner, job) -> None:
 
 
 # --------------------------------------------------------------------------- command line
-def _gpu_command(args, work_dir: Path) -> int:
-    from genrebench.run import gpu  # here, not at the top: gpu imports this module
+def gpu_goal_lines(rows: Sequence[Row]) -> list[str]:
+    """The goal lines of ``bench gpu``'s CUDA rows, or one saying there was none."""
+    on_cuda = [r for r in rows if r["device"] == "cuda"]
+    if on_cuda:
+        return goal_lines(on_cuda, "gpu")
+    return ["goal: log-mel on CUDA at least 4000 x real time: not measured (no CUDA device)"]
 
+
+def _gpu_command(args, work_dir: Path) -> int:
     rows = []
     for feature in args.feature or ["schindler2016/logmel-80"]:
         rows += gpu.bench_logmel(feature, tracks=(args.tracks or [64])[0])
     print_table(rows)
-    for line in gpu.goal_text(rows):
+    for line in gpu_goal_lines(rows):
         print(line)
     experiments = args.experiment or ["schindler2016/shallow", "pocelli2024/unet"]
     print()
@@ -485,7 +494,7 @@ def _scale_command(args, work_dir: Path) -> int:
         args.tracks or [1000, 2000, 4000, 8000],
         args.experiment or ["reference/logreg", "schindler2016/shallow"],
         work_dir,
-        jobs=args.jobs,
+        jobs=args.jobs or 2,
         kill_at=args.kill_at,
     )
     for name, rows in tables.items():
@@ -525,7 +534,7 @@ def run_command(args) -> int:
         rows = bench_executors(experiments, args.seeds, (1, 2), work_dir)
     else:
         experiments = args.experiment or ["reference/logreg", "schindler2016/shallow"]
-        rows = bench_overhead(experiments, work_dir, dataset=args.dataset)
+        rows = bench_overhead(experiments, work_dir, dataset=args.dataset, jobs=args.jobs or 1)
     print_table(rows)
     if args.what == "memory" and len(rows) > 1:
         per_1000, at_8000 = memory_slope(rows)

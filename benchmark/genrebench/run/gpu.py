@@ -25,7 +25,6 @@ from genrebench import hookimpl
 from genrebench.errors import ConfigError
 from genrebench.registry.loading import load_plugins
 from genrebench.run import session
-from genrebench.run.bench import goal_lines
 from genrebench.run.planning import RunOptions, plan
 
 Row = dict[str, Any]
@@ -70,7 +69,7 @@ def bench_logmel(feature: str, tracks: int = 64, rounds: int = 3) -> list[Row]:
                 "feature": feature,
                 "device": device,
                 "tracks": tracks,
-                "seconds": round(seconds, 3),
+                "seconds": seconds,
                 "x real time": round(tracks * SIGNAL_SECONDS / seconds, 1),
             }
         )
@@ -119,11 +118,3 @@ def _one_epoch(name: str, profile: str, device: str, work_dir: Path) -> float:
     if result["status"] != "ok":
         raise RuntimeError(f"bench gpu: {name} on {device} failed: {result.get('error')}")
     return round(float(result["cost"]["train_seconds"]), 3)
-
-
-def goal_text(rows: Sequence[Row]) -> list[str]:
-    """The goal lines of the CUDA rows, or a line saying there was none to measure."""
-    on_cuda = [r for r in rows if r["device"] == "cuda"]
-    if on_cuda:
-        return goal_lines(on_cuda, "gpu")
-    return ["goal: log-mel on CUDA at least 4000 x real time: not measured (no CUDA device)"]
