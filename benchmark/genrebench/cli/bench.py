@@ -34,7 +34,7 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
         default=None,
         metavar="N,N,...",
         help="track counts for memory (default 250,500,1000,2000) and scale "
-        "(default 1000,2000,4000,8000)",
+        "(default 1000,2000,4000,8000); gpu: the number of 30 s signals (default 64)",
     )
     p.add_argument(
         "--data-dir",
