@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from genrebench import hookimpl
 from genrebench.aggregation import aggregate_tracks
 from genrebench.audio import AUDIO_EXTENSIONS, load_audio, write_audio
 from genrebench.dataset import Track
@@ -44,6 +42,7 @@ from genrebench.run import gpu, scale, session
 from genrebench.run.planning import RunOptions, plan
 from genrebench.run.runner import Runner
 from genrebench.run.stages import limit_split, seed_everything
+from genrebench.run.variants import variant_registry
 from genrebench.specs import ModelSetup
 
 Row = dict[str, Any]
@@ -273,9 +272,7 @@ def _memory_child(experiment: str, root: str, cache_dir: str, out: str) -> None:
         profiles={"bench": {"epochs": 1}},
         calibration="none",
     )
-    module = types.ModuleType("genrebench_bench_memory")
-    module.genrebench_register_experiments = hookimpl(lambda: [spec])
-    registry = load_plugins(extra=[module])
+    registry = variant_registry(spec)
     options = RunOptions(
         experiments=["bench/memory"],
         datasets=["folder"],

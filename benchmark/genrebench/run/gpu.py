@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 import time
-import types
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from genrebench import hookimpl
 from genrebench.errors import ConfigError
 from genrebench.registry.loading import load_plugins
 from genrebench.run import session
 from genrebench.run.planning import RunOptions, plan
+from genrebench.run.variants import variant_registry
 
 Row = dict[str, Any]
 
@@ -100,9 +99,7 @@ def _one_epoch(name: str, profile: str, device: str, work_dir: Path) -> float:
     budget = {k: v for k, v in base.profiles[profile].items() if k not in TRACK_CAPS}
     bench_name = f"bench/{name.replace('/', '-')}"
     spec = replace(base, name=bench_name, profiles={"bench": {**budget, "epochs": 1}})
-    module = types.ModuleType("genrebench_bench_gpu")
-    module.genrebench_register_experiments = hookimpl(lambda: [spec])
-    registry = load_plugins(extra=[module])
+    registry = variant_registry(spec)
     out = work_dir / f"epoch-{bench_name.replace('/', '-')}-{device}"
     options = RunOptions(
         experiments=[bench_name],

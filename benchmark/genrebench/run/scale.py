@@ -38,6 +38,7 @@ from genrebench.audio import write_audio
 from genrebench.datasets.synthetic.render import render_track
 from genrebench.datasets.synthetic.styles import GENRES
 from genrebench.errors import ConfigError
+from genrebench.evaluation.columns import COST_COLUMNS
 
 Row = dict[str, Any]
 
@@ -318,12 +319,11 @@ def stage_rows(out: Path, size: int, label: str = "uninterrupted") -> list[Row]:
 
 
 def leaderboard_scores(out: Path) -> list[dict[str, Any]]:
-    """The leaderboard's rows without the columns that time the run."""
+    """The leaderboard's rows without the columns that measure the run's cost (seconds
+    differ from run to run)."""
     rows = json.loads((out / "leaderboard.json").read_text())
-    rows = rows["rows"] if isinstance(rows, dict) else rows
-    timing = ("second", "ms/track", "time", "wall", "git", "created", "date", "path")
     return [
-        {k: v for k, v in row.items() if not any(t in k.lower() for t in timing)} for row in rows
+        {k: v for k, v in row.items() if k.removesuffix("_std") not in COST_COLUMNS} for row in rows
     ]
 
 
