@@ -440,6 +440,8 @@ def bench_resume(
                 "peak PSS MiB": row["peak PSS MiB"],
             }
         )
+        if not row["killed"]:
+            break  # finished before its kill point: nothing is left to resume
         finished = now
     return rows
 
